@@ -1,0 +1,2 @@
+# One line per shader variant: vkg_shader(NAME SOURCE [DEFINES ...]).
+vkg_shader(fill_u32 fill.comp)
