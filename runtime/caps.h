@@ -1,0 +1,84 @@
+// The capability record of one Vulkan physical device: everything kernels, memory planning and
+// the CLI need to know, probed once. Profiles (weaker devices) only lower these values.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+#include <volk.h>
+
+namespace vkg {
+
+struct MemoryHeapInfo {
+  uint64_t size = 0;       // bytes
+  uint64_t budget = 0;     // bytes the driver says we may use (VK_EXT_memory_budget), else size
+  bool device_local = false;
+};
+
+struct MemoryTypeInfo {
+  uint32_t heap = 0;
+  VkMemoryPropertyFlags flags = 0;
+};
+
+/// Probed capabilities. All sizes in bytes.
+struct DeviceCaps {
+  uint32_t index = 0;                       // physical-device index in enumeration order
+  std::string name;
+  std::string driver_name, driver_info;
+  uint32_t vendor_id = 0, device_id = 0;
+  VkPhysicalDeviceType type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
+  uint32_t api_version = 0, driver_version = 0;
+
+  // Arithmetic and storage features (Vulkan 1.2 core feature bits).
+  bool fp16_arith = false, int8_arith = false;
+  bool storage16 = false, storage8 = false;   // 16/8-bit storage buffer access
+  bool timeline_semaphore = false;
+  bool int64 = false;
+
+  // Subgroups.
+  uint32_t subgroup_size = 1;
+  VkSubgroupFeatureFlags subgroup_ops = 0;    // supported operations in compute
+  bool subgroup_size_control = false;
+  uint32_t min_subgroup_size = 1, max_subgroup_size = 1;
+
+  // Limits.
+  uint32_t max_shared_memory = 16384;
+  uint32_t max_workgroup_invocations = 128;
+  uint32_t max_workgroup_size[3] = {128, 128, 64};
+  uint32_t max_workgroup_count[3] = {65535, 65535, 65535};
+  uint64_t max_storage_buffer_range = 1u << 27;
+  uint32_t max_push_constants = 128;
+  uint32_t max_storage_buffers_per_stage = 8;
+  uint64_t max_allocation_size = 1ull << 30;
+  uint64_t min_storage_buffer_offset_alignment = 256;
+  float timestamp_period_ns = 1.0f;
+  bool timestamps = false;
+
+  // Memory.
+  std::vector<MemoryHeapInfo> heaps;
+  std::vector<MemoryTypeInfo> memory_types;
+  bool uma = false;                           // every device-local type is also host-visible
+
+  // Queues and extensions.
+  uint32_t compute_family = UINT32_MAX;
+  uint32_t transfer_family = UINT32_MAX;      // a transfer-only family, or UINT32_MAX if none
+  bool memory_budget_ext = false;
+
+  bool subgroup_arith() const { return (subgroup_ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0; }
+  bool has_transfer_queue() const { return transfer_family != UINT32_MAX; }
+  uint64_t device_local_bytes() const;
+  /// Short names of the supported subgroup operations ("basic vote arithmetic ...").
+  std::string subgroup_ops_string() const;
+  std::string type_string() const;  // "discrete", "integrated", "virtual", "cpu", "other"
+  std::string api_version_string() const;
+};
+
+/// Probe one physical device (instance must have been created with volk loaded).
+DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index);
+
+/// Rank used by device selection: discrete > integrated > virtual > CPU > other.
+int device_type_rank(VkPhysicalDeviceType t);
+
+/// Pick the preferred device among caps (highest rank, then lowest index). Pure; testable.
+uint32_t choose_device(const std::vector<DeviceCaps>& devices);
+
+} // namespace vkg

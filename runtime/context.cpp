@@ -1,0 +1,281 @@
+#include "context.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "memory.h"
+
+namespace vkg {
+
+const char* vk_result_name(VkResult r) {
+  switch (r) {
+#define C(x) case x: return #x;
+    C(VK_SUCCESS) C(VK_NOT_READY) C(VK_TIMEOUT) C(VK_EVENT_SET) C(VK_EVENT_RESET) C(VK_INCOMPLETE)
+    C(VK_ERROR_OUT_OF_HOST_MEMORY) C(VK_ERROR_OUT_OF_DEVICE_MEMORY) C(VK_ERROR_INITIALIZATION_FAILED)
+    C(VK_ERROR_DEVICE_LOST) C(VK_ERROR_MEMORY_MAP_FAILED) C(VK_ERROR_LAYER_NOT_PRESENT)
+    C(VK_ERROR_EXTENSION_NOT_PRESENT) C(VK_ERROR_FEATURE_NOT_PRESENT) C(VK_ERROR_INCOMPATIBLE_DRIVER)
+    C(VK_ERROR_TOO_MANY_OBJECTS) C(VK_ERROR_FORMAT_NOT_SUPPORTED) C(VK_ERROR_FRAGMENTED_POOL)
+    C(VK_ERROR_UNKNOWN) C(VK_ERROR_OUT_OF_POOL_MEMORY) C(VK_ERROR_FRAGMENTATION)
+#undef C
+    default: return "VK_RESULT_UNKNOWN";
+  }
+}
+
+namespace {
+
+bool env_flag(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
+VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                     VkDebugUtilsMessageTypeFlagsEXT,
+                                                     const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                     void* user) {
+  auto* log = static_cast<ValidationLog*>(user);
+  const char* msg = data && data->pMessage ? data->pMessage : "(no message)";
+  {
+    std::lock_guard lock(log->mutex);
+    log->last = msg;
+  }
+  log->count++;
+  std::fprintf(stderr, "[vulkan validation] %s\n", msg);
+  (void)severity;
+  return VK_FALSE;
+}
+
+bool layer_available(const char* name) {
+  uint32_t n = 0;
+  vkEnumerateInstanceLayerProperties(&n, nullptr);
+  std::vector<VkLayerProperties> layers(n);
+  vkEnumerateInstanceLayerProperties(&n, layers.data());
+  for (const auto& l : layers)
+    if (std::strcmp(l.layerName, name) == 0) return true;
+  return false;
+}
+
+constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
+
+} // namespace
+
+Instance::Instance() : Instance(Options{}) {}
+
+Instance::Instance(Options opts) : log_(std::make_unique<ValidationLog>()) {
+  if (volkInitialize() != VK_SUCCESS)
+    throw VkError("no Vulkan loader found (libvulkan.so.1); install a Vulkan driver, e.g. mesa-vulkan-drivers",
+                  VK_ERROR_INITIALIZATION_FAILED);
+  validation_ = opts.validation.value_or(env_flag("VKGEMMA_VALIDATION"));
+  if (validation_ && !layer_available(kValidationLayer))
+    throw VkError("validation requested but VK_LAYER_KHRONOS_validation is not installed "
+                  "(Debian: vulkan-validationlayers)", VK_ERROR_LAYER_NOT_PRESENT);
+
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.pApplicationName = "vkgemma";
+  app.pEngineName = "vkgemma";
+  app.apiVersion = VK_API_VERSION_1_2;
+  std::vector<const char*> layers, exts;
+  VkDebugUtilsMessengerCreateInfoEXT dbg{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+  dbg.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+  dbg.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                    VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+  dbg.pfnUserCallback = on_validation_message;
+  dbg.pUserData = log_.get();
+  VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  ci.pApplicationInfo = &app;
+  if (validation_) {
+    layers.push_back(kValidationLayer);
+    exts.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    ci.pNext = &dbg;
+  }
+  ci.enabledLayerCount = static_cast<uint32_t>(layers.size());
+  ci.ppEnabledLayerNames = layers.data();
+  ci.enabledExtensionCount = static_cast<uint32_t>(exts.size());
+  ci.ppEnabledExtensionNames = exts.data();
+  VkResult r = vkCreateInstance(&ci, nullptr, &instance_);
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
+    throw VkError("no Vulkan driver found: vkCreateInstance returned VK_ERROR_INCOMPATIBLE_DRIVER", r);
+  check(r, "vkCreateInstance");
+  volkLoadInstanceOnly(instance_);
+  if (validation_) {
+    r = vkCreateDebugUtilsMessengerEXT(instance_, &dbg, nullptr, &messenger_);
+    if (r != VK_SUCCESS) {
+      vkDestroyInstance(instance_, nullptr);
+      check(r, "vkCreateDebugUtilsMessengerEXT");
+    }
+  }
+
+  uint32_t n = 0;
+  r = vkEnumeratePhysicalDevices(instance_, &n, nullptr);
+  if (r == VK_SUCCESS && n > 0) {
+    physical_.resize(n);
+    r = vkEnumeratePhysicalDevices(instance_, &n, physical_.data());
+  }
+  if (r != VK_SUCCESS && r != VK_INCOMPLETE) n = 0;
+  if (n == 0) {
+    if (messenger_) vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);
+    vkDestroyInstance(instance_, nullptr);
+    instance_ = VK_NULL_HANDLE;
+    throw VkError("no Vulkan device found: the loader reports no physical device (is a driver such as "
+                  "mesa-vulkan-drivers installed, and VK_ICD_FILENAMES / VK_DRIVER_FILES valid?)",
+                  VK_ERROR_INCOMPATIBLE_DRIVER);
+  }
+  physical_.resize(n);
+  for (uint32_t i = 0; i < n; ++i) caps_.push_back(probe_caps(physical_[i], i));
+}
+
+Instance::~Instance() {
+  if (messenger_) vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);
+  if (instance_) vkDestroyInstance(instance_, nullptr);
+}
+
+std::filesystem::path user_cache_dir() {
+  if (const char* v = std::getenv("VKGEMMA_CACHE_DIR"); v && *v) return v;
+  if (const char* v = std::getenv("XDG_CACHE_HOME"); v && *v) return std::filesystem::path(v) / "vkgemma";
+  if (const char* v = std::getenv("HOME"); v && *v) return std::filesystem::path(v) / ".cache" / "vkgemma";
+  return std::filesystem::temp_directory_path() / "vkgemma-cache";
+}
+
+Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
+  const auto& all = instance.devices();
+  uint32_t index = choose_device(all);
+  if (opts.index) {
+    index = *opts.index;
+  } else if (const char* v = std::getenv("VKGEMMA_DEVICE"); v && *v) {
+    char* end = nullptr;
+    long i = std::strtol(v, &end, 10);
+    if (*end != '\0' || i < 0) throw VkError(fmt::format("VKGEMMA_DEVICE='{}' is not a device index", v));
+    index = static_cast<uint32_t>(i);
+  }
+  if (index >= all.size())
+    throw VkError(fmt::format("device index {} out of range: {} device(s) found", index, all.size()));
+  caps_ = all[index];
+  physical_ = instance.physical_device(index);
+  if (caps_.api_version < VK_API_VERSION_1_2)
+    throw VkError(fmt::format("device '{}' supports Vulkan {} but vkgemma needs 1.2", caps_.name,
+                              caps_.api_version_string()), VK_ERROR_FEATURE_NOT_PRESENT);
+  if (!caps_.timeline_semaphore)
+    throw VkError(fmt::format("device '{}' lacks timeline semaphores (Vulkan 1.2 feature)", caps_.name),
+                  VK_ERROR_FEATURE_NOT_PRESENT);
+  if (caps_.compute_family == UINT32_MAX)
+    throw VkError(fmt::format("device '{}' has no compute queue", caps_.name), VK_ERROR_FEATURE_NOT_PRESENT);
+
+  transfer_family_ = caps_.has_transfer_queue() ? caps_.transfer_family : caps_.compute_family;
+  const float prio = 1.0f;
+  VkDeviceQueueCreateInfo qci[2]{};
+  uint32_t n_q = 1;
+  qci[0] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, caps_.compute_family, 1, &prio};
+  if (transfer_family_ != caps_.compute_family) {
+    qci[1] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, transfer_family_, 1, &prio};
+    n_q = 2;
+  }
+
+  // Enable exactly the optional features the device has; kernels pick variants from caps_.
+  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, &f12};
+  VkPhysicalDeviceFeatures2 have{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f11};
+  vkGetPhysicalDeviceFeatures2(physical_, &have);
+  VkPhysicalDeviceVulkan12Features e12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceVulkan11Features e11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, &e12};
+  VkPhysicalDeviceFeatures2 want{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &e11};
+  want.features.shaderInt64 = have.features.shaderInt64;
+  want.features.shaderInt16 = have.features.shaderInt16;
+  e11.storageBuffer16BitAccess = f11.storageBuffer16BitAccess;
+  e11.uniformAndStorageBuffer16BitAccess = f11.uniformAndStorageBuffer16BitAccess;
+  e12.storageBuffer8BitAccess = f12.storageBuffer8BitAccess;
+  e12.uniformAndStorageBuffer8BitAccess = f12.uniformAndStorageBuffer8BitAccess;
+  e12.shaderFloat16 = f12.shaderFloat16;
+  e12.shaderInt8 = f12.shaderInt8;
+  e12.timelineSemaphore = VK_TRUE;
+  e12.hostQueryReset = f12.hostQueryReset;
+  VkPhysicalDeviceSubgroupSizeControlFeatures sgc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
+  if (caps_.subgroup_size_control) {
+    sgc.subgroupSizeControl = VK_TRUE;
+    sgc.computeFullSubgroups = VK_TRUE;
+    e12.pNext = &sgc;
+  }
+  std::vector<const char*> exts;
+  if (caps_.memory_budget_ext) exts.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+
+  VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &want};
+  dci.queueCreateInfoCount = n_q;
+  dci.pQueueCreateInfos = qci;
+  dci.enabledExtensionCount = static_cast<uint32_t>(exts.size());
+  dci.ppEnabledExtensionNames = exts.data();
+  check(vkCreateDevice(physical_, &dci, nullptr, &device_), "vkCreateDevice");
+  volkLoadDevice(device_);
+  vkGetDeviceQueue(device_, caps_.compute_family, 0, &compute_queue_);
+  vkGetDeviceQueue(device_, transfer_family_, 0, &transfer_queue_);
+  allocator_ = std::make_unique<Allocator>(*this);
+  if (opts.pipeline_cache) open_pipeline_cache(opts);
+}
+
+void Device::open_pipeline_cache(const DeviceOptions& opts) {
+  VkPhysicalDeviceProperties p{};
+  vkGetPhysicalDeviceProperties(physical_, &p);
+  auto dir = opts.cache_dir.value_or(user_cache_dir());
+  cache_path_ = dir / fmt::format("pipelines-{:04x}-{:04x}.bin", p.vendorID, p.deviceID);
+
+  std::vector<char> blob;
+  if (std::ifstream f(cache_path_, std::ios::binary); f) {
+    blob.assign(std::istreambuf_iterator<char>(f), {});
+    // VkPipelineCacheHeaderVersionOne: size, version, vendorID, deviceID, UUID[16].
+    bool ok = blob.size() >= 32;
+    uint32_t hdr[4] = {};
+    if (ok) std::memcpy(hdr, blob.data(), 16);
+    ok = ok && hdr[0] >= 32 && hdr[1] == VK_PIPELINE_CACHE_HEADER_VERSION_ONE && hdr[2] == p.vendorID &&
+         hdr[3] == p.deviceID && std::memcmp(blob.data() + 16, p.pipelineCacheUUID, VK_UUID_SIZE) == 0;
+    if (!ok) {
+      std::fprintf(stderr, "vkgemma: warning: ignoring pipeline cache %s (corrupt or from another device/driver)\n",
+                   cache_path_.c_str());
+      blob.clear();
+    }
+  }
+  VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+  ci.initialDataSize = blob.size();
+  ci.pInitialData = blob.empty() ? nullptr : blob.data();
+  VkResult r = vkCreatePipelineCache(device_, &ci, nullptr, &pipeline_cache_);
+  if (r != VK_SUCCESS && !blob.empty()) {
+    std::fprintf(stderr, "vkgemma: warning: driver rejected pipeline cache %s; starting empty\n", cache_path_.c_str());
+    ci.initialDataSize = 0;
+    ci.pInitialData = nullptr;
+    blob.clear();
+    r = vkCreatePipelineCache(device_, &ci, nullptr, &pipeline_cache_);
+  }
+  check(r, "vkCreatePipelineCache");
+  cache_loaded_ = !blob.empty();
+}
+
+void Device::save_pipeline_cache() {
+  if (!pipeline_cache_ || cache_path_.empty()) return;
+  size_t n = 0;
+  if (vkGetPipelineCacheData(device_, pipeline_cache_, &n, nullptr) != VK_SUCCESS || n == 0) return;
+  std::vector<char> blob(n);
+  if (vkGetPipelineCacheData(device_, pipeline_cache_, &n, blob.data()) != VK_SUCCESS) return;
+  std::error_code ec;
+  std::filesystem::create_directories(cache_path_.parent_path(), ec);
+  auto tmp = cache_path_;
+  tmp += ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) return;  // an unwritable cache dir only costs start-up time
+    f.write(blob.data(), static_cast<std::streamsize>(n));
+    if (!f) return;
+  }
+  std::filesystem::rename(tmp, cache_path_, ec);
+}
+
+Device::~Device() {
+  if (device_) {
+    vkDeviceWaitIdle(device_);
+    save_pipeline_cache();
+    allocator_.reset();
+    if (pipeline_cache_) vkDestroyPipelineCache(device_, pipeline_cache_, nullptr);
+    vkDestroyDevice(device_, nullptr);
+  }
+}
+
+} // namespace vkg

@@ -1,0 +1,96 @@
+#include "kernel.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "context.h"
+#include "shader_registry.h"
+
+namespace vkg {
+
+Kernel::Kernel(Device& dev, KernelDesc desc) : dev_(dev), desc_(std::move(desc)) {
+  const shaders::EmbeddedShader* found = nullptr;
+  for (const auto& s : shaders::all())
+    if (desc_.shader == s.name) found = &s;
+  if (!found) throw VkError(fmt::format("shader '{}' is not embedded in this build", desc_.shader));
+  const auto& caps = dev.caps();
+  if (desc_.push_bytes % 4 != 0 || desc_.push_bytes > caps.max_push_constants)
+    throw VkError(fmt::format("shader '{}': {} push-constant bytes (device allows {})", desc_.shader,
+                              desc_.push_bytes, caps.max_push_constants));
+  if (desc_.n_buffers > caps.max_storage_buffers_per_stage)
+    throw VkError(fmt::format("shader '{}': {} storage buffers (device allows {} per stage)", desc_.shader,
+                              desc_.n_buffers, caps.max_storage_buffers_per_stage));
+
+  try {
+    create(*found);
+  } catch (...) {
+    destroy();
+    throw;
+  }
+}
+
+void Kernel::create(const shaders::EmbeddedShader& shader) {
+  Device& dev = dev_;
+  const auto& caps = dev.caps();
+  const auto* found = &shader;
+  VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  smci.codeSize = found->n_words * 4;
+  smci.pCode = found->words;
+  check(vkCreateShaderModule(dev.handle(), &smci, nullptr, &module_), "vkCreateShaderModule");
+
+  std::vector<VkDescriptorSetLayoutBinding> bindings(desc_.n_buffers);
+  for (uint32_t i = 0; i < desc_.n_buffers; ++i)
+    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+  VkDescriptorSetLayoutCreateInfo dslci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+  dslci.bindingCount = desc_.n_buffers;
+  dslci.pBindings = bindings.data();
+  check(vkCreateDescriptorSetLayout(dev.handle(), &dslci, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
+
+  VkPushConstantRange pcr{VK_SHADER_STAGE_COMPUTE_BIT, 0, desc_.push_bytes};
+  VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  plci.setLayoutCount = 1;
+  plci.pSetLayouts = &set_layout_;
+  plci.pushConstantRangeCount = desc_.push_bytes ? 1 : 0;
+  plci.pPushConstantRanges = &pcr;
+  check(vkCreatePipelineLayout(dev.handle(), &plci, nullptr, &layout_), "vkCreatePipelineLayout");
+
+  std::vector<VkSpecializationMapEntry> entries(desc_.spec.size());
+  for (uint32_t i = 0; i < desc_.spec.size(); ++i) entries[i] = {i, i * 4u, 4};
+  VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), desc_.spec.size() * 4,
+                          desc_.spec.data()};
+  VkPipelineShaderStageRequiredSubgroupSizeCreateInfo rss{
+      VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO};
+  VkComputePipelineCreateInfo cpci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  cpci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+  cpci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  cpci.stage.module = module_;
+  cpci.stage.pName = "main";
+  cpci.stage.pSpecializationInfo = desc_.spec.empty() ? nullptr : &si;
+  if (desc_.required_subgroup_size && caps.subgroup_size_control) {
+    rss.requiredSubgroupSize = desc_.required_subgroup_size;
+    cpci.stage.pNext = &rss;
+    cpci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
+  }
+  cpci.layout = layout_;
+  VkResult r = vkCreateComputePipelines(dev.handle(), dev.pipeline_cache(), 1, &cpci, nullptr, &pipeline_);
+  if (r != VK_SUCCESS) {
+    throw VkError(fmt::format("creating pipeline for shader '{}' failed: {}", desc_.shader, vk_result_name(r)), r);
+  }
+}
+
+Kernel::~Kernel() { destroy(); }
+
+void Kernel::destroy() {
+  VkDevice d = dev_.handle();
+  if (pipeline_) vkDestroyPipeline(d, pipeline_, nullptr);
+  if (layout_) vkDestroyPipelineLayout(d, layout_, nullptr);
+  if (set_layout_) vkDestroyDescriptorSetLayout(d, set_layout_, nullptr);
+  if (module_) vkDestroyShaderModule(d, module_, nullptr);
+  pipeline_ = VK_NULL_HANDLE;
+  layout_ = VK_NULL_HANDLE;
+  set_layout_ = VK_NULL_HANDLE;
+  module_ = VK_NULL_HANDLE;
+}
+
+} // namespace vkg

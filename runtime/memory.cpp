@@ -1,0 +1,243 @@
+#include "memory.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "context.h"
+
+namespace vkg {
+
+Allocator::Allocator(Device& dev) : dev_(dev) {}
+
+Allocator::~Allocator() {
+  for (auto& b : blocks_)
+    if (b.memory) vkFreeMemory(dev_.handle(), b.memory, nullptr);
+}
+
+bool Allocator::is_device_local(uint32_t type) const {
+  return dev_.caps().memory_types.at(type).flags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+}
+
+uint32_t Allocator::choose_type(uint32_t bits, MemoryUsage usage) const {
+  const auto& types = dev_.caps().memory_types;
+  const VkMemoryPropertyFlags DL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, HV = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+                              HC = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, CA = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+  // Preference lists, best first: (required, preferred) flag pairs.
+  std::vector<std::pair<VkMemoryPropertyFlags, VkMemoryPropertyFlags>> prefs;
+  switch (usage) {
+    case MemoryUsage::Device: prefs = {{DL | HV | HC, 0}, {DL, 0}, {0, 0}}; break;
+    case MemoryUsage::Upload: prefs = {{HV | HC, 0}}; break;
+    case MemoryUsage::Readback: prefs = {{HV | CA, 0}, {HV | HC, 0}}; break;
+  }
+  // On discrete GPUs, device-local+host-visible (BAR) memory is small: use it for weights only on UMA.
+  if (usage == MemoryUsage::Device && !dev_.caps().uma) prefs = {{DL, 0}, {0, 0}};
+  for (auto [req, pref] : prefs)
+    for (uint32_t i = 0; i < types.size(); ++i)
+      if ((bits & (1u << i)) && (types[i].flags & req) == req) return i;
+  return UINT32_MAX;
+}
+
+VkDeviceMemory Allocator::allocate_memory(uint64_t size, uint32_t type, uint8_t** mapped) {
+  VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  ai.allocationSize = size;
+  ai.memoryTypeIndex = type;
+  VkDeviceMemory mem = VK_NULL_HANDLE;
+  VkResult r = vkAllocateMemory(dev_.handle(), &ai, nullptr, &mem);
+  if (r != VK_SUCCESS)
+    throw VkError(fmt::format("vkAllocateMemory of {:.1f} MiB (memory type {}) failed: {} ({:.1f} MiB device-local "
+                              "already allocated)",
+                              size / 1048576.0, type, vk_result_name(r), stats_.device_local_allocated / 1048576.0),
+                  r);
+  *mapped = nullptr;
+  if (dev_.caps().memory_types[type].flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+    void* p = nullptr;
+    r = vkMapMemory(dev_.handle(), mem, 0, VK_WHOLE_SIZE, 0, &p);
+    if (r != VK_SUCCESS) {
+      vkFreeMemory(dev_.handle(), mem, nullptr);
+      check(r, "vkMapMemory");
+    }
+    *mapped = static_cast<uint8_t*>(p);
+  }
+  const bool dl = is_device_local(type);
+  (dl ? stats_.device_local_allocated : stats_.host_allocated) += size;
+  stats_.device_local_peak = std::max(stats_.device_local_peak, stats_.device_local_allocated);
+  return mem;
+}
+
+Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUsage usage) {
+  const uint32_t type = choose_type(req.memoryTypeBits, usage);
+  if (type == UINT32_MAX) throw VkError("no Vulkan memory type fits the buffer's requirements", VK_ERROR_FEATURE_NOT_PRESENT);
+  std::lock_guard lock(mutex_);
+  const auto& tf = dev_.caps().memory_types[type].flags;
+  Allocation a;
+  a.size = req.size;
+  a.type = type;
+  a.device_local = is_device_local(type);
+  a.coherent = tf & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  const uint64_t block_size = std::min<uint64_t>(kBlockSize, dev_.caps().max_allocation_size);
+  const uint64_t align = std::max<uint64_t>(req.alignment, 256);
+  auto account = [&] {
+    (a.device_local ? stats_.device_local_used : stats_.host_used) += a.size;
+    stats_.buffers++;
+  };
+  if (req.size > block_size / 2) {  // dedicated
+    Block b;
+    b.size = req.size;
+    b.type = type;
+    b.dedicated = true;
+    b.memory = allocate_memory(req.size, type, &b.mapped);
+    a.memory = b.memory;
+    a.mapped = b.mapped;
+    a.block = static_cast<int32_t>(blocks_.size());
+    blocks_.push_back(std::move(b));
+    stats_.blocks++;
+    account();
+    return a;
+  }
+  auto try_block = [&](int32_t bi) -> bool {
+    Block& b = blocks_[bi];
+    if (b.dedicated || b.type != type || !b.memory) return false;
+    for (auto it = b.free.begin(); it != b.free.end(); ++it) {
+      const uint64_t start = (it->first + align - 1) / align * align;
+      const uint64_t end = it->first + it->second;
+      if (start + req.size > end) continue;
+      const uint64_t off = it->first, len = it->second;
+      b.free.erase(it);
+      if (start > off) b.free[off] = start - off;
+      if (start + req.size < off + len) b.free[start + req.size] = off + len - start - req.size;
+      a.memory = b.memory;
+      a.offset = start;
+      a.mapped = b.mapped ? b.mapped + start : nullptr;
+      a.block = bi;
+      return true;
+    }
+    return false;
+  };
+  for (int32_t bi = 0; bi < static_cast<int32_t>(blocks_.size()); ++bi)
+    if (try_block(bi)) {
+      account();
+      return a;
+    }
+  Block b;
+  b.size = block_size;
+  b.type = type;
+  b.memory = allocate_memory(block_size, type, &b.mapped);
+  b.free[0] = block_size;
+  blocks_.push_back(std::move(b));
+  stats_.blocks++;
+  try_block(static_cast<int32_t>(blocks_.size()) - 1);
+  account();
+  return a;
+}
+
+void Allocator::free(const Allocation& a) {
+  if (a.block < 0) return;
+  std::lock_guard lock(mutex_);
+  Block& b = blocks_.at(a.block);
+  (a.device_local ? stats_.device_local_used : stats_.host_used) -= a.size;
+  stats_.buffers--;
+  auto release_block = [&] {
+    vkFreeMemory(dev_.handle(), b.memory, nullptr);
+    (a.device_local ? stats_.device_local_allocated : stats_.host_allocated) -= b.size;
+    b.memory = VK_NULL_HANDLE;
+    b.free.clear();
+    stats_.blocks--;
+  };
+  if (b.dedicated) {
+    release_block();
+    return;
+  }
+  // Insert and coalesce with neighbours.
+  uint64_t off = a.offset, len = a.size;
+  auto next = b.free.lower_bound(off);
+  if (next != b.free.end() && off + len == next->first) {
+    len += next->second;
+    next = b.free.erase(next);
+  }
+  if (next != b.free.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == off) {
+      off = prev->first;
+      len += prev->second;
+      b.free.erase(prev);
+    }
+  }
+  b.free[off] = len;
+  if (b.free.size() == 1 && b.free.begin()->first == 0 && b.free.begin()->second == b.size) release_block();
+}
+
+MemoryStats Allocator::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+Buffer::Buffer(Device& dev, uint64_t size, MemoryUsage usage) : dev_(&dev), size_(size) {
+  VkBufferCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  ci.size = std::max<uint64_t>(size, 4);
+  ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  const uint32_t fams[2] = {dev.compute_family(), dev.transfer_family()};
+  if (dev.separate_transfer_queue()) {
+    ci.sharingMode = VK_SHARING_MODE_CONCURRENT;
+    ci.queueFamilyIndexCount = 2;
+    ci.pQueueFamilyIndices = fams;
+  }
+  check(vkCreateBuffer(dev.handle(), &ci, nullptr, &buffer_), "vkCreateBuffer");
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(dev.handle(), buffer_, &req);
+  try {
+    alloc_ = dev.allocator().allocate(req, usage);
+    check(vkBindBufferMemory(dev.handle(), buffer_, alloc_.memory, alloc_.offset), "vkBindBufferMemory");
+  } catch (...) {
+    if (alloc_.memory) dev.allocator().free(alloc_);
+    vkDestroyBuffer(dev.handle(), buffer_, nullptr);
+    throw;
+  }
+}
+
+void Buffer::release() {
+  if (buffer_) {
+    vkDestroyBuffer(dev_->handle(), buffer_, nullptr);
+    dev_->allocator().free(alloc_);
+  }
+  buffer_ = VK_NULL_HANDLE;
+  alloc_ = {};
+}
+
+Buffer::~Buffer() { release(); }
+
+Buffer::Buffer(Buffer&& o) noexcept : dev_(o.dev_), buffer_(o.buffer_), size_(o.size_), alloc_(o.alloc_) {
+  o.buffer_ = VK_NULL_HANDLE;
+  o.alloc_ = {};
+}
+
+Buffer& Buffer::operator=(Buffer&& o) noexcept {
+  if (this != &o) {
+    release();
+    dev_ = o.dev_;
+    buffer_ = o.buffer_;
+    size_ = o.size_;
+    alloc_ = o.alloc_;
+    o.buffer_ = VK_NULL_HANDLE;
+    o.alloc_ = {};
+  }
+  return *this;
+}
+
+void Buffer::flush(uint64_t offset, uint64_t size) const {
+  if (alloc_.coherent || !alloc_.mapped) return;
+  VkMappedMemoryRange r{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, nullptr, alloc_.memory, 0, VK_WHOLE_SIZE};
+  check(vkFlushMappedMemoryRanges(dev_->handle(), 1, &r), "vkFlushMappedMemoryRanges");
+  (void)offset;
+  (void)size;
+}
+
+void Buffer::invalidate(uint64_t offset, uint64_t size) const {
+  if (alloc_.coherent || !alloc_.mapped) return;
+  VkMappedMemoryRange r{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, nullptr, alloc_.memory, 0, VK_WHOLE_SIZE};
+  check(vkInvalidateMappedMemoryRanges(dev_->handle(), 1, &r), "vkInvalidateMappedMemoryRanges");
+  (void)offset;
+  (void)size;
+}
+
+} // namespace vkg
