@@ -1,5 +1,6 @@
 // Tokenizer + HF tokenizer.json loader. The synthetic tests run everywhere; the rest use the real
 // Gemma vocabulary from ../shared/data and skip when it is absent.
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <random>
