@@ -4,6 +4,8 @@
 // encode(text):
 //  1. Added tokens are cut out first, leftmost-longest (HF semantics): UserDefined tokens always,
 //     Control and Unknown tokens only when parse_special. They are matched on the raw text.
+//     (llama.cpp instead cuts the longest added tokens out first, over the whole text; the two
+//     only differ when added tokens overlap, which tokenizer_cases.jsonl does not exercise.)
 //  2. In each remaining fragment ' ' becomes U+2581 "▁" (no dummy prefix), then the fragment is
 //     split into runs of '\n' and runs of everything else (llama.cpp regex "[^\n]+|[\n]+"); a
 //     newline run that is itself a token is emitted whole.

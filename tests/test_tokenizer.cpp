@@ -403,6 +403,25 @@ TEST_CASE("real vocab: streaming detokenizer never emits invalid UTF-8") {
   }
 }
 
+TEST_CASE("real vocab: damaged copies are rejected") {
+  VKG_REQUIRE_SHARED();
+  {  // "Hello" renamed: the merge "H ello" now makes a string that is not a token.
+    Vocab v = real_vocab();
+    v.tokens[9259] = "Hello-renamed";
+    CHECK_THROWS_WITH_AS(Tokenizer{v}, doctest::Contains("\"Hello\", which is not a token"), vkg::VocabError);
+  }
+  {  // One token type missing.
+    Vocab v = real_vocab();
+    v.types.pop_back();
+    CHECK_THROWS_WITH_AS(Tokenizer{v}, doctest::Contains("token_type has 262143 entries"), vkg::VocabError);
+  }
+  {
+    Vocab v = real_vocab();
+    v.eos_id = 262144;
+    CHECK_THROWS_WITH_AS(Tokenizer{v}, doctest::Contains("eos_token_id = 262144"), vkg::VocabError);
+  }
+}
+
 TEST_CASE("real vocab: Gemma 4 full special-token names") {
   VKG_REQUIRE_SHARED();
   Vocab v = real_vocab();
