@@ -1,0 +1,160 @@
+// Compute ops on device buffers: the kernels of the forward pass, recorded into a CommandList.
+// Generic tensor math only (runtime/ knows nothing of Gemma). All activations are float32,
+// row-major: a "[T, N]" buffer holds T rows of N floats. Weights keep their ggml block format
+// and are dequantized inside the kernels. Every op has a scalar twin in host/ref_ops.h that
+// tests compare against.
+//
+// Parameters that change from step to step (token ids, positions) are read from device
+// buffers, never baked into push constants, so a recorded CommandList can be replayed for the
+// next decode step after the host rewrites those buffers.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "memory.h"
+
+namespace vkg {
+
+class Device;
+class Kernel;
+class CommandList;
+
+/// ggml type id of a weight (same numbering as host/ggml_type.h; runtime keeps a plain integer).
+using WeightTypeId = uint32_t;
+
+/// A weight matrix on the device: n_rows rows of ne0 elements in ggml type `type`, stored in
+/// one or more parts, each a contiguous run of whole rows within one buffer binding of at most
+/// maxStorageBufferRange bytes (large matrices are split by rows transparently).
+struct DeviceMatrix {
+  struct Part {
+    BufferRange range;     // bytes of rows [first_row, first_row + n_rows)
+    uint32_t first_row = 0;
+    uint32_t n_rows = 0;
+  };
+  WeightTypeId type = 0;
+  uint32_t ne0 = 0;        // elements per row (K)
+  uint32_t n_rows = 0;     // rows (N)
+  uint64_t row_bytes = 0;  // bytes per row
+  std::vector<Part> parts;
+};
+
+/// KV cache element type.
+enum class KvType { F32, F16 };
+
+/// Which variants ops use; filled from the device's capability record by select_variants().
+struct OpsVariants {
+  bool subgroup_arith = false;   // use subgroupAdd etc.
+  bool fp16_arith = false;
+  bool storage16 = false;        // 16-bit storage: F16 KV cache, 16-bit loads
+  bool storage8 = false;
+  uint32_t subgroup_size = 1;
+  uint32_t max_workgroup_invocations = 128;
+  uint32_t max_shared_memory = 16384;
+  std::string describe() const;  // one line for `vkgemma devices`
+};
+
+/// The one place where kernel variants are chosen from capabilities.
+OpsVariants select_variants(const struct DeviceCaps& caps);
+
+/// Records compute ops. Pipelines are created lazily and cached per (shader, specialization).
+/// Errors: VkError naming the op for a shape/type it does not support.
+class Ops {
+ public:
+  explicit Ops(Device& dev);
+  ~Ops();
+  Ops(const Ops&) = delete;
+  Ops& operator=(const Ops&) = delete;
+
+  Device& device() const { return dev_; }
+  const OpsVariants& variants() const { return v_; }
+  KvType kv_type() const { return v_.storage16 ? KvType::F16 : KvType::F32; }
+  /// Weight types matmul/get_rows accept (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
+  static bool supports(WeightTypeId type);
+
+  /// Y[t, r] = sum_k W[r, k] * X[t, k] for t < T, r < W.n_rows.  X: [T, W.ne0], Y: [T, W.n_rows].
+  /// Matrix-vector kernels for T <= 8, tiled matrix-matrix for larger T.
+  /// When accumulate is true, Y += (result) instead of Y = result.
+  void matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, const BufferRange& Y, uint32_t T,
+              bool accumulate = false);
+
+  /// out[t, :] = dequant(W[ids[t], :]) * scale for t < T. ids: int32 [T], out: [T, W.ne0].
+  void get_rows(CommandList& cl, const DeviceMatrix& W, const BufferRange& ids, const BufferRange& out, uint32_t T,
+                float scale);
+
+  /// out[r, :] = in[r, :] / sqrt(mean(in[r, :]^2) + eps) * (weight ? weight[:] : 1), rows of n.
+  /// in == out is allowed. weight: [n] f32 or an empty range for the unweighted norm.
+  void rms_norm(CommandList& cl, const BufferRange& in, const BufferRange& weight, const BufferRange& out,
+                uint32_t n, uint32_t rows, float eps);
+
+  /// residual[r, :] = (residual[r, :] + rms_norm(in[r, :]) * weight) * s, rows of n, where s is
+  /// scale[0] when scale is a non-empty range (a [1] f32 buffer), else 1.
+  void rms_norm_add(CommandList& cl, const BufferRange& in, const BufferRange& weight, const BufferRange& residual,
+                    const BufferRange& scale, uint32_t n, uint32_t rows, float eps);
+
+  /// NEOX RoPE in place on x: [T, n_heads, head_dim]. Pairs (i, i + n_rot/2) for i < n_rot/2,
+  /// angle = pos[t] * base^(-2i/n_rot) / freq_factors[i] (freq_factors: [n_rot/2] f32 or empty
+  /// range for 1.0). Dims >= n_rot are left as they are. pos: int32 [T].
+  void rope_neox(CommandList& cl, const BufferRange& x, const BufferRange& pos, const BufferRange& freq_factors,
+                 uint32_t T, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, float base);
+
+  /// out[r, i] = gelu_tanh(a[r, i]) * b[r * b_stride + b_offset + i] for r < rows, i < n.
+  void gelu_mul(CommandList& cl, const BufferRange& a, const BufferRange& b, const BufferRange& out, uint32_t n,
+                uint32_t rows, uint32_t b_stride, uint32_t b_offset);
+
+  /// out[i] = (a[i] + b[i]) * scale for i < n.
+  void add_scale(CommandList& cl, const BufferRange& a, const BufferRange& b, const BufferRange& out, uint32_t n,
+                 float scale);
+  /// x[i] *= scale for i < n.
+  void scale(CommandList& cl, const BufferRange& x, uint32_t n, float scale);
+  /// x[i] = cap * tanh(x[i] / cap) for i < n (logit soft-cap).
+  void softcap(CommandList& cl, const BufferRange& x, uint32_t n, float cap);
+
+  /// Append rows to a KV cache: cache[slot(pos[t]), :] = src[t, :] for t < T, with
+  /// slot(p) = p % ring_size (ring_size = capacity for a linear cache). src: [T, row] f32;
+  /// cache: [ring_size, row] in kv_type().
+  void kv_store(CommandList& cl, const BufferRange& src, const BufferRange& cache, const BufferRange& pos,
+                uint32_t T, uint32_t row, uint32_t ring_size);
+
+  /// Causal attention with optional sliding window and GQA, scale applied to q·k.
+  /// q: [T, n_head, hd] f32; k_cache, v_cache: [ring_size, n_head_kv, hd] in kv_type();
+  /// pos: int32 [T], the absolute position of each query; the keys visible to query t are the
+  /// positions pk with pk <= pos[t] and (window == 0 or pos[t] - pk < window), read from slot
+  /// pk % ring_size (all of them must have been stored). Query head h reads KV head
+  /// h / (n_head / n_head_kv). out: [T, n_head * hd] f32.
+  /// Decode (T small) splits long key ranges across workgroups and merges (flash-decoding);
+  /// prefill uses a tiled kernel with online softmax.
+  void attention(CommandList& cl, const BufferRange& q, const BufferRange& k_cache, const BufferRange& v_cache,
+                 const BufferRange& pos, const BufferRange& out, uint32_t T, uint32_t n_head, uint32_t n_head_kv,
+                 uint32_t hd, uint32_t ring_size, uint32_t window, float scale);
+
+  /// out[0] = index of the max of x[0..n) (lowest index on ties) as int32.
+  void argmax(CommandList& cl, const BufferRange& x, uint32_t n, const BufferRange& out);
+  /// The k largest of x[0..n): out_ids int32 [k], out_vals f32 [k], sorted descending (ties: lower id first).
+  void top_k(CommandList& cl, const BufferRange& x, uint32_t n, uint32_t k, const BufferRange& out_ids,
+             const BufferRange& out_vals);
+
+  /// Scratch bytes the ops need for given sizes (e.g. attention partials); the caller
+  /// provides one scratch buffer through set_scratch() at least this large.
+  uint64_t scratch_bytes(uint32_t max_T, uint32_t max_heads, uint32_t max_hd, uint32_t max_ctx, uint32_t n_vocab) const;
+  void set_scratch(const BufferRange& scratch);
+
+ private:
+  const Kernel& kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
+                       const std::vector<uint32_t>& spec);
+  Device& dev_;
+  OpsVariants v_;
+  BufferRange scratch_;
+  std::map<std::string, std::unique_ptr<Kernel>> kernels_;
+};
+
+/// Upload helper: lay out a weight matrix (host bytes, ggml blocks, n_rows rows of row_bytes)
+/// into device buffers split by rows at maxStorageBufferRange, in `buffers` (appended; the
+/// caller keeps them alive), and return its DeviceMatrix. On host-visible (UMA) memory the
+/// bytes are written directly.
+DeviceMatrix upload_matrix(Device& dev, std::vector<Buffer>& buffers, WeightTypeId type, uint32_t ne0,
+                           uint32_t n_rows, uint64_t row_bytes, const void* data);
+
+} // namespace vkg
