@@ -1,0 +1,8 @@
+# CLI-level tests (registered from tests/CMakeLists.txt).
+add_test(NAME cli_devices COMMAND $<TARGET_FILE:vkgemma> devices --json)
+set_tests_properties(cli_devices PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION "\"subgroup_size\"")
+# No Vulkan driver: one clear error line, exit code 3, no crash.
+add_test(NAME cli_no_driver COMMAND ${CMAKE_COMMAND} -E env VK_ICD_FILENAMES=${CMAKE_CURRENT_SOURCE_DIR}/data/empty_icd.json
+         VK_DRIVER_FILES=${CMAKE_CURRENT_SOURCE_DIR}/data/empty_icd.json
+         sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh 3 "no Vulkan" $<TARGET_FILE:vkgemma> devices)
+set_tests_properties(cli_no_driver PROPERTIES LABELS cli)
