@@ -58,8 +58,6 @@ void print_table(const DeviceCaps& c, bool chosen) {
   row("VK_EXT_memory_budget", yn(c.memory_budget_ext));
 }
 
-} // namespace
-
 void add_devices(CLI::App& app) {
   auto* cmd = app.add_subcommand("devices", "List Vulkan devices and their probed capabilities");
   auto json = std::make_shared<bool>(false);
@@ -79,4 +77,7 @@ void add_devices(CLI::App& app) {
   });
 }
 
+VKG_CLI_COMMAND(add_devices);
+
+} // namespace
 } // namespace vkg::cli

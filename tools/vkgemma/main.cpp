@@ -6,6 +6,11 @@
 #include "commands.h"
 #include "vk_check.h"
 
+std::vector<vkg::cli::CommandAdder>& vkg::cli::command_registry() {
+  static std::vector<CommandAdder> r;
+  return r;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"vkgemma — run Gemma 4 E2B/E4B GGUF models on any Vulkan device"};
   app.footer(
@@ -14,7 +19,7 @@ int main(int argc, char** argv) {
       "Environment: VKGEMMA_DEVICE=N picks a device, VKGEMMA_VALIDATION=1 enables the Khronos validation\n"
       "layer, VKGEMMA_CACHE_DIR sets the cache directory (pipeline cache, built-in model).");
   app.require_subcommand(1);
-  vkg::cli::add_devices(app);
+  for (auto add : vkg::cli::command_registry()) add(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
