@@ -1,0 +1,45 @@
+// The device-resident weight set of a Gemma 4 model: every tensor the forward pass reads except
+// per_layer_token_embd (host-resident, paged by rows: see ple_pager.h). Matrices keep their ggml
+// block format (dequantized inside the kernels) and are split by rows at the device's
+// maxStorageBufferRange; vectors (norm weights, rope_freqs, layer_output_scale) are converted to
+// float32 and packed into one buffer.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "gemma4_config.h"
+#include "ops.h"
+
+namespace vkg {
+
+class Device;
+
+struct DeviceLayerWeights {
+  DeviceMatrix attn_q, attn_k, attn_v, attn_output;  // attn_k/v empty on KV-sharing layers
+  DeviceMatrix ffn_gate, ffn_up, ffn_down;
+  DeviceMatrix inp_gate, proj;
+  BufferRange attn_norm, attn_q_norm, attn_k_norm, post_attention_norm, ffn_norm, post_ffw_norm, post_norm;
+  BufferRange layer_output_scale;  // [1] f32, or an empty range when the tensor is absent
+};
+
+struct DeviceWeights {
+  DeviceMatrix token_embd;            // [n_vocab rows, n_embd]
+  DeviceMatrix lm_head;               // `output` when present, else token_embd (tied)
+  DeviceMatrix per_layer_model_proj;  // [n_layer * n_ple rows, n_embd]
+  BufferRange per_layer_proj_norm, output_norm;
+  BufferRange rope_freqs;             // [n_rot_full / 2] f32, or empty
+  std::vector<DeviceLayerWeights> layers;
+  std::vector<Buffer> buffers;        // owns the memory of everything above
+  uint64_t bytes = 0;                 // bytes uploaded (matrices as stored + f32 vectors)
+};
+
+/// Progress of a long upload: bytes done of total. Return false to cancel (throws
+/// std::runtime_error("cancelled")).
+using UploadProgress = std::function<bool(uint64_t done, uint64_t total)>;
+
+/// Upload the device set of `m` (whose tensor data lives in the GGUF mapping). Checks every
+/// matrix type against Ops::supports() first and fails with the tensor's name and type.
+DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProgress& progress = {});
+
+} // namespace vkg

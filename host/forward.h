@@ -1,0 +1,88 @@
+// The Gemma 4 forward pass on Vulkan (DESIGN.md §2, §4): prompt in, logits out, with the device
+// weight set resident, PLE rows paged in behind the computation, and a per-session KV cache.
+//
+//   DeviceWeights w = upload_weights(dev, model);            // once per model
+//   Gemma4Forward fwd(dev, model, w, {.n_ctx = 4096});        // once per session
+//   fwd.eval(prompt_ids, /*all_logits=*/false, logits);      // prefill in chunks
+//   fwd.eval({next_id}, false, logits);                      // decode
+//
+// Each step's command list is recorded once per (batch size, PLE slot, logits rows) and replayed:
+// token ids and positions live in small host-visible buffers rewritten before each submit.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <tuple>
+#include <vector>
+
+#include "device_weights.h"
+#include "gemma4_config.h"
+#include "kv_cache.h"
+#include "ops.h"
+#include "ple_pager.h"
+#include "stream.h"
+
+namespace vkg {
+
+class Device;
+
+struct ForwardOptions {
+  uint32_t n_ctx = 4096;          // context length (positions), <= the model's context_length
+  uint32_t max_batch = 512;       // prefill chunk: tokens per forward step
+  uint32_t max_logit_rows = 32;   // rows of logits one step can return (all_logits mode chunks by this)
+  bool force_staging = false;     // page PLE rows through staging + transfer even on UMA
+};
+
+/// Counters since construction.
+struct ForwardStats {
+  uint64_t steps = 0, tokens = 0, dispatches = 0, recordings = 0;
+};
+
+class Gemma4Forward {
+ public:
+  Gemma4Forward(Device& dev, const Gemma4Model& model, const DeviceWeights& weights, ForwardOptions opts = {});
+  ~Gemma4Forward();
+  Gemma4Forward(const Gemma4Forward&) = delete;
+  Gemma4Forward& operator=(const Gemma4Forward&) = delete;
+
+  /// Evaluate tokens at positions n_past() .. n_past()+n-1 (in chunks of max_batch).
+  /// logits receives [n, n_vocab] (all_logits) or [1, n_vocab] (the last token's) floats.
+  /// Errors: std::runtime_error when the tokens would run past n_ctx ("prompt of N tokens does not
+  /// fit the context of C") or an id is outside the vocabulary; nothing is evaluated then.
+  void eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
+  /// Forget everything evaluated (positions restart at 0).
+  void reset() { n_past_ = 0; }
+  uint32_t n_past() const { return n_past_; }
+  uint32_t n_ctx() const { return opts_.n_ctx; }
+  uint32_t n_vocab() const { return model_.config.n_vocab; }
+  const ForwardStats& stats() const { return stats_; }
+  const PleStats& ple_stats() const { return pager_->stats(); }
+  const KvCache& kv() const { return *kv_; }
+  const Ops& ops() const { return *ops_; }
+  /// Device bytes of this session (KV cache + scratch activations).
+  uint64_t session_bytes() const { return session_bytes_; }
+
+ private:
+  struct Scratch;
+  void step(std::span<const int32_t> tokens, uint32_t pos0, uint32_t logit_rows, float* logits_out);
+  CommandList& recording(uint32_t T, uint32_t slot, uint32_t logit_rows);
+  void record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t logit_rows);
+  void record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32_t slot);
+
+  Device& dev_;
+  const Gemma4Model& model_;
+  const DeviceWeights& w_;
+  ForwardOptions opts_;
+  std::unique_ptr<Ops> ops_;
+  std::unique_ptr<KvCache> kv_;
+  Stream compute_;
+  std::unique_ptr<PlePager> pager_;
+  std::unique_ptr<Scratch> s_;
+  std::map<std::tuple<uint32_t, uint32_t, uint32_t>, std::unique_ptr<CommandList>> lists_;
+  uint32_t n_past_ = 0;
+  uint64_t session_bytes_ = 0;
+  ForwardStats stats_;
+};
+
+} // namespace vkg

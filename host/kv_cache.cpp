@@ -1,0 +1,55 @@
+#include "kv_cache.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "context.h"
+
+namespace vkg {
+
+KvPlan plan_kv_cache(const Gemma4Config& c, uint32_t n_ctx, uint32_t max_batch, uint32_t elem_bytes) {
+  KvPlan p;
+  p.layers.resize(c.layers.size());
+  for (size_t l = 0; l < c.layers.size(); ++l) {
+    const auto& L = c.layers[l];
+    auto& kl = p.layers[l];
+    if (!L.owns_kv) continue;
+    kl.allocated = true;
+    kl.row = L.n_head_kv * L.head_dim;
+    kl.ring_size = L.is_sliding && c.sliding_window > 0 ? std::min(n_ctx, c.sliding_window + max_batch) : n_ctx;
+    kl.bytes = 2ull * kl.ring_size * kl.row * elem_bytes;
+    p.total_bytes += kl.bytes;
+  }
+  return p;
+}
+
+KvCache::KvCache(Device& dev, const Gemma4Config& c, uint32_t n_ctx, uint32_t max_batch, KvType type)
+    : n_ctx_(n_ctx) {
+  const uint32_t elem = type == KvType::F16 ? 2 : 4;
+  plan_ = plan_kv_cache(c, n_ctx, max_batch, elem);
+  const uint64_t avail = dev.caps().device_local_bytes();
+  const uint64_t used = dev.allocator().stats().device_local_allocated;
+  if (plan_.total_bytes + used > avail)
+    throw std::runtime_error(fmt::format(
+        "KV cache for a context of {} tokens needs {:.1f} MiB of device memory, but only {:.1f} MiB are free "
+        "(reduce the context with -c)",
+        n_ctx, plan_.total_bytes / 1048576.0, (avail - std::min(avail, used)) / 1048576.0));
+  k_.resize(c.layers.size());
+  v_.resize(c.layers.size());
+  for (size_t l = 0; l < c.layers.size(); ++l) {
+    const auto& kl = plan_.layers[l];
+    if (!kl.allocated) continue;
+    const uint64_t bytes = kl.bytes / 2;
+    if (bytes > dev.caps().max_storage_buffer_range)
+      throw std::runtime_error(fmt::format(
+          "KV cache of layer {} needs {:.1f} MiB in one binding, over the device's maxStorageBufferRange of {:.1f} MiB "
+          "(reduce the context with -c)",
+          l, bytes / 1048576.0, dev.caps().max_storage_buffer_range / 1048576.0));
+    k_[l] = Buffer(dev, bytes, MemoryUsage::Device);
+    v_[l] = Buffer(dev, bytes, MemoryUsage::Device);
+  }
+}
+
+} // namespace vkg

@@ -1,0 +1,45 @@
+// A loaded Gemma 4 model: the GGUF mapping, the model description, the tokenizer, and the
+// device-resident weight set. Shared read-only by any number of sessions (session.h).
+#pragma once
+#include <filesystem>
+#include <memory>
+
+#include "device_weights.h"
+#include "gemma4_config.h"
+#include "gguf.h"
+#include "tokenizer.h"
+
+namespace vkg {
+
+class Device;
+
+class Model {
+ public:
+  /// Map, validate and upload. progress(done, total) reports uploaded bytes and may cancel.
+  /// Errors: GgufError / ModelError (file), VocabError (tokenizer metadata), VkError (device),
+  /// std::runtime_error (unsupported weight type, cancelled).
+  static std::unique_ptr<Model> load(Device& dev, const std::filesystem::path& path,
+                                     const UploadProgress& progress = {});
+
+  Device& device() const { return dev_; }
+  const GgufFile& file() const { return file_; }
+  const Gemma4Model& gemma() const { return gemma_; }
+  const Gemma4Config& config() const { return gemma_.config; }
+  const Tokenizer& tokenizer() const { return *tok_; }
+  const DeviceWeights& weights() const { return weights_; }
+  /// Bytes of the device set uploaded / of the host-paged PLE table in the file.
+  uint64_t device_bytes() const { return weights_.bytes; }
+  uint64_t host_paged_bytes() const { return gemma_.weights.per_layer_token_embd->n_bytes; }
+  double load_ms() const { return load_ms_; }
+
+ private:
+  Model(Device& dev, GgufFile file);
+  Device& dev_;
+  GgufFile file_;
+  Gemma4Model gemma_;
+  std::unique_ptr<Tokenizer> tok_;
+  DeviceWeights weights_;
+  double load_ms_ = 0;
+};
+
+} // namespace vkg

@@ -1,0 +1,79 @@
+#include "ple_pager.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include "context.h"
+
+namespace vkg {
+
+PlePager::PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch, const Stream& compute,
+                   bool force_staging)
+    : dev_(dev), table_(table), compute_(compute), max_batch_(max_batch),
+      row_bytes_(ggml_row_bytes(table.type, table.ne[0])), transfer_(dev, QueueKind::Transfer) {
+  const uint64_t slot_bytes = row_bytes_ * max_batch;
+  if (slot_bytes > dev.caps().max_storage_buffer_range)
+    throw std::runtime_error(fmt::format("PLE rows of a {}-token batch take {} bytes, over maxStorageBufferRange",
+                                         max_batch, slot_bytes));
+  for (uint32_t s = 0; s < kSlots; ++s) {
+    device_.emplace_back(dev, slot_bytes, MemoryUsage::Device);
+  }
+  direct_ = !force_staging && device_[0].host_visible();
+  for (uint32_t s = 0; s < kSlots; ++s) {
+    if (!direct_) {
+      staging_.emplace_back(dev, slot_bytes, MemoryUsage::Upload);
+      lists_.push_back(std::make_unique<CommandList>(dev, QueueKind::Transfer));
+    }
+    DeviceMatrix m;
+    m.type = static_cast<WeightTypeId>(table.type);
+    m.ne0 = static_cast<uint32_t>(table.ne[0]);
+    m.n_rows = max_batch;
+    m.row_bytes = row_bytes_;
+    m.parts.push_back({BufferRange(device_[s], 0, slot_bytes), 0, max_batch});
+    slot_matrix_.push_back(m);
+  }
+}
+
+PlePager::Ticket PlePager::stage(std::span<const int32_t> tokens) {
+  if (tokens.size() > max_batch_)
+    throw std::runtime_error(fmt::format("PLE batch of {} tokens exceeds the pager's {}", tokens.size(), max_batch_));
+  Ticket t;
+  t.slot = next_;
+  next_ = (next_ + 1) % kSlots;
+  // The compute that read this slot last must be done before we overwrite it.
+  if (busy_until_[t.slot]) compute_.wait(busy_until_[t.slot]);
+  if (copy_done_[t.slot]) transfer_.wait(copy_done_[t.slot]);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  uint8_t* dst = direct_ ? device_[t.slot].mapped() : staging_[t.slot].mapped();
+  const uint64_t n_vocab = table_.n_rows();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const int32_t id = tokens[i];
+    if (id < 0 || static_cast<uint64_t>(id) >= n_vocab)
+      throw std::runtime_error(fmt::format("token id {} is outside the vocabulary (n_vocab {})", id, n_vocab));
+    std::memcpy(dst + i * row_bytes_, table_.data + static_cast<uint64_t>(id) * row_bytes_, row_bytes_);
+  }
+  const uint64_t bytes = tokens.size() * row_bytes_;
+  stats_.gather_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  stats_.rows += tokens.size();
+  stats_.bytes += bytes;
+  if (direct_) {
+    device_[t.slot].flush();
+    return t;
+  }
+  staging_[t.slot].flush();
+  auto& cl = *lists_[t.slot];
+  cl.begin();
+  cl.copy(staging_[t.slot], 0, device_[t.slot], 0, std::max<uint64_t>(bytes, 4));
+  cl.end();
+  const uint64_t v = transfer_.submit(cl);
+  copy_done_[t.slot] = v;
+  stats_.transfers++;
+  t.wait = TimelineWait{&transfer_.timeline(), v};
+  return t;
+}
+
+} // namespace vkg

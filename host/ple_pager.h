@@ -1,0 +1,72 @@
+// Pages rows of the Per-Layer Embedding table (per_layer_token_embd, ~2.35 B parameters in E2B)
+// from the host memory map to the device, only for the tokens in flight (DESIGN.md §4).
+//
+// Two slots alternate, so the rows of the next batch are gathered and copied while the
+// current batch computes. Each slot has a host-visible staging buffer and a device buffer; the
+// copy runs on the transfer queue and signals the transfer timeline, which the compute
+// submission that reads the slot waits on. On UMA devices whose device-local memory is
+// host-visible the rows are gathered straight into the device buffer (no copy) unless
+// force_staging is set (tests use it to exercise the transfer path).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "gguf.h"
+#include "memory.h"
+#include "ops.h"
+#include "stream.h"
+
+namespace vkg {
+
+class Device;
+
+struct PleStats {
+  uint64_t rows = 0;          // rows paged
+  uint64_t bytes = 0;         // bytes paged
+  uint64_t transfers = 0;     // transfer-queue submissions
+  double gather_ms = 0;       // host time spent gathering rows
+};
+
+class PlePager {
+ public:
+  static constexpr uint32_t kSlots = 2;
+  /// table: per_layer_token_embd ([n_layer * n_ple, n_vocab] in any ggml type), read from the
+  /// GGUF mapping. compute: the stream whose submissions read the slots.
+  PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch, const Stream& compute,
+           bool force_staging = false);
+
+  struct Ticket {
+    uint32_t slot = 0;
+    std::optional<TimelineWait> wait;  // the compute submission must wait on this (transfer path)
+  };
+  /// Gather the rows of tokens (each < n_vocab, size <= max_batch) into the next slot and start
+  /// its transfer. Blocks only if the slot is still being read by an earlier compute submission.
+  Ticket stage(std::span<const int32_t> tokens);
+  /// After submitting the compute that reads `slot`, record its compute timeline value.
+  void mark_in_use(uint32_t slot, uint64_t compute_value) { busy_until_[slot] = compute_value; }
+  /// The slot's rows as a matrix of max_batch rows (row i = tokens[i] of the last stage()).
+  const DeviceMatrix& rows(uint32_t slot) const { return slot_matrix_[slot]; }
+  const PleStats& stats() const { return stats_; }
+  bool direct() const { return direct_; }
+  uint64_t row_bytes() const { return row_bytes_; }
+
+ private:
+  Device& dev_;
+  const GgufTensorInfo& table_;
+  const Stream& compute_;
+  uint32_t max_batch_;
+  uint64_t row_bytes_;
+  bool direct_;
+  uint32_t next_ = 0;
+  uint64_t busy_until_[kSlots] = {0, 0};
+  uint64_t copy_done_[kSlots] = {0, 0};  // transfer timeline value of the slot's last copy
+  std::vector<Buffer> staging_, device_;
+  std::vector<DeviceMatrix> slot_matrix_;
+  std::vector<std::unique_ptr<CommandList>> lists_;
+  Stream transfer_;
+  PleStats stats_;
+};
+
+} // namespace vkg

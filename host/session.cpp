@@ -1,0 +1,104 @@
+#include "session.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <stdexcept>
+
+namespace vkg {
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::EndOfGeneration: return "eog";
+    case StopReason::MaxTokens: return "max_tokens";
+    case StopReason::ContextFull: return "context_full";
+    case StopReason::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+Session::Session(const Model& model, SessionOptions opts)
+    : model_(model),
+      fwd_(model.device(), model.gemma(), model.weights(),
+           ForwardOptions{.n_ctx = opts.n_ctx, .max_batch = opts.max_batch, .force_staging = opts.force_staging}) {}
+
+std::vector<int32_t> Session::tokenize(std::string_view text, bool parse_special, int add_bos) const {
+  const auto& tok = model_.tokenizer();
+  const bool bos = add_bos < 0 ? tok.vocab().add_bos : add_bos != 0;
+  return tok.encode(text, bos, parse_special);
+}
+
+const std::vector<float>& Session::prefill(std::span<const int32_t> tokens) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fwd_.eval(tokens, false, logits_);
+  stats_.prefill_ms += ms_since(t0);
+  stats_.prompt_tokens += tokens.size();
+  return logits_;
+}
+
+GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& opts,
+                                 const TokenCallback& on_token) {
+  if (prompt.empty()) throw std::runtime_error("the prompt is empty (no tokens)");
+  if (uint64_t(fwd_.n_past()) + prompt.size() > fwd_.n_ctx())
+    throw std::runtime_error(fmt::format("prompt of {} tokens does not fit the context of {} tokens ({} already used)",
+                                         prompt.size(), fwd_.n_ctx(), fwd_.n_past()));
+  const auto& tok = model_.tokenizer();
+  Sampler sampler(opts.sampler);
+  for (int32_t id : prompt) sampler.accept(id);
+  prefill(prompt);
+
+  GenerateResult r;
+  StreamingDetokenizer detok(tok, /*render_special=*/false);
+  for (int32_t i = 0; opts.n_predict < 0 || i < opts.n_predict; ++i) {
+    auto ts = std::chrono::steady_clock::now();
+    const int32_t id = sampler.sample(logits_);
+    sampler.accept(id);
+    stats_.sample_ms += ms_since(ts);
+    if (tok.is_eog(id)) {
+      r.stop = StopReason::EndOfGeneration;
+      break;
+    }
+    r.tokens.push_back(id);
+    std::string piece = detok.push(id);
+    r.text += piece;
+    if (on_token && !on_token(id, piece)) {
+      r.stop = StopReason::Cancelled;
+      break;
+    }
+    if (opts.n_predict >= 0 && i + 1 >= opts.n_predict) {
+      r.stop = StopReason::MaxTokens;
+      break;
+    }
+    if (fwd_.n_past() >= fwd_.n_ctx()) {
+      r.stop = StopReason::ContextFull;
+      break;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    fwd_.eval(std::span<const int32_t>(&id, 1), false, logits_);
+    stats_.decode_ms += ms_since(t0);
+    stats_.generated_tokens++;
+  }
+  std::string tail = detok.flush();
+  if (!tail.empty()) {
+    r.text += tail;
+    if (on_token) on_token(-1, tail);
+  }
+  return r;
+}
+
+void Session::reset() { fwd_.reset(); }
+
+SessionStats Session::stats() const {
+  SessionStats s = stats_;
+  s.ple = fwd_.ple_stats();
+  s.session_device_bytes = fwd_.session_bytes();
+  return s;
+}
+
+} // namespace vkg

@@ -1,0 +1,126 @@
+#include "common.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "memory.h"
+
+namespace vkg::cli {
+
+void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx) {
+  cmd->add_option("-m,--model", a.model, "GGUF model file (default: the built-in tiny random-weight model)");
+  cmd->add_option("--device", a.device, "Vulkan device index (see `vkgemma devices`)");
+  if (with_ctx) {
+    cmd->add_option("-c,--ctx", a.n_ctx, "Context length in tokens")->check(CLI::Range(1u, 1u << 20));
+    cmd->add_option("-b,--batch", a.batch, "Prefill chunk (tokens per forward step)")->check(CLI::Range(1u, 4096u));
+  }
+  cmd->add_flag("-q,--quiet", a.quiet, "No progress bar or notices");
+}
+
+namespace {
+bool stderr_tty() { return isatty(fileno(stderr)) != 0; }
+
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool on, std::string label) : on_(on), label_(std::move(label)) {}
+  bool operator()(uint64_t done, uint64_t total) {
+    if (!on_ || total == 0) return true;
+    const int pct = static_cast<int>(done * 100 / total);
+    if (pct == last_) return true;
+    last_ = pct;
+    const int w = 30, fill = pct * w / 100;
+    std::fprintf(stderr, "\r%s [%s%s] %3d%%", label_.c_str(), std::string(fill, '#').c_str(),
+                 std::string(w - fill, ' ').c_str(), pct);
+    if (done >= total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+    return true;
+  }
+
+ private:
+  bool on_;
+  std::string label_;
+  int last_ = -1;
+};
+}  // namespace
+
+Loaded load(const ModelArgs& a) {
+  Loaded l;
+  l.instance = std::make_unique<Instance>();
+  DeviceOptions dopt;
+  if (a.device >= 0) dopt.index = static_cast<uint32_t>(a.device);
+  l.device = std::make_unique<Device>(*l.instance, dopt);
+  std::filesystem::path path = a.model;
+  if (path.empty()) {
+    path = builtin_model_path(a.quiet);
+    l.builtin = true;
+    if (!a.quiet)
+      std::fprintf(stderr, "vkgemma: no -m given: using the built-in tiny Gemma 4 model (%s). Its weights are "
+                           "RANDOM: the text it writes is noise; it shows the whole pipeline working.\n",
+                   path.c_str());
+  }
+  ProgressBar bar(!a.quiet && stderr_tty(), "loading");
+  l.model = Model::load(*l.device, path, [&](uint64_t d, uint64_t t) { return bar(d, t); });
+  return l;
+}
+
+GenerateOptions SampleArgs::gen() const {
+  GenerateOptions g;
+  g.n_predict = n_predict;
+  g.sampler.temperature = temp;
+  g.sampler.top_k = top_k;
+  g.sampler.top_p = top_p;
+  g.sampler.min_p = min_p;
+  g.sampler.repeat_penalty = repeat_penalty;
+  g.sampler.seed = seed;
+  g.sampler.greedy = greedy || temp <= 0;
+  return g;
+}
+
+void add_sample_args(CLI::App* cmd, SampleArgs& a) {
+  cmd->add_option("-n,--n-predict", a.n_predict, "Maximum new tokens (-1: until end of generation)");
+  cmd->add_option("--temp", a.temp, "Temperature (0: greedy)");
+  cmd->add_option("--top-k", a.top_k, "Top-k (0: off)");
+  cmd->add_option("--top-p", a.top_p, "Top-p (1: off)");
+  cmd->add_option("--min-p", a.min_p, "Min-p (0: off)");
+  cmd->add_option("--repeat-penalty", a.repeat_penalty, "Repetition penalty over the last 64 tokens (1: off)");
+  cmd->add_option("--seed", a.seed, "Sampling seed (same seed, same output)");
+  cmd->add_flag("--greedy", a.greedy, "Always take the most likely token");
+}
+
+nlohmann::json stats_json(const Loaded& l, const Session& s) {
+  const auto st = s.stats();
+  const auto mem = l.device->allocator().stats();
+  return {
+      {"model", l.model->file().source()},
+      {"builtin_random_weights", l.builtin},
+      {"device", l.device->caps().name},
+      {"load_ms", l.model->load_ms()},
+      {"prompt_tokens", st.prompt_tokens},
+      {"generated_tokens", st.generated_tokens},
+      {"prefill_ms", st.prefill_ms},
+      {"decode_ms", st.decode_ms},
+      {"prefill_tok_s", st.prefill_tok_s()},
+      {"decode_tok_s", st.decode_tok_s()},
+      {"device_local_bytes", mem.device_local_allocated},
+      {"device_weight_bytes", l.model->device_bytes()},
+      {"host_paged_bytes", l.model->host_paged_bytes()},
+      {"ple_rows_paged", st.ple.rows},
+      {"ple_bytes_paged", st.ple.bytes},
+  };
+}
+
+std::string stats_line(const Loaded& l, const Session& s) {
+  const auto st = s.stats();
+  const auto mem = l.device->allocator().stats();
+  return fmt::format(
+      "load {:.0f} ms | prefill {} tok, {:.1f} tok/s | decode {} tok, {:.2f} tok/s | device-local {:.1f} MiB "
+      "(weights {:.1f}) | host-paged PLE {:.1f} MiB, {} rows paged",
+      l.model->load_ms(), st.prompt_tokens, st.prefill_tok_s(), st.generated_tokens, st.decode_tok_s(),
+      mem.device_local_allocated / 1048576.0, l.model->device_bytes() / 1048576.0,
+      l.model->host_paged_bytes() / 1048576.0, st.ple.rows);
+}
+
+} // namespace vkg::cli

@@ -1,0 +1,55 @@
+// Pieces shared by the model-running subcommands: device selection, model loading with a
+// progress bar, generation options, statistics output.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "context.h"
+#include "model.h"
+#include "session.h"
+
+namespace vkg::cli {
+
+/// --device / --model / --ctx options of a subcommand.
+struct ModelArgs {
+  int device = -1;          // -1: VKGEMMA_DEVICE or automatic choice
+  std::string model;        // empty: the built-in tiny model
+  uint32_t n_ctx = 4096;
+  uint32_t batch = 512;
+  bool quiet = false;
+};
+void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx = true);
+
+/// Instance + device + model, opened in that order (destroyed in reverse).
+struct Loaded {
+  std::unique_ptr<Instance> instance;
+  std::unique_ptr<Device> device;
+  std::unique_ptr<Model> model;
+  bool builtin = false;     // the built-in random-weight model
+};
+/// Open the device and load the model (a progress bar on stderr when it is a TTY and !quiet).
+Loaded load(const ModelArgs& a);
+
+/// Path of the built-in tiny model, generated into the user cache dir on first use.
+std::filesystem::path builtin_model_path(bool quiet);
+
+/// Sampling flags (--temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed, -n).
+struct SampleArgs {
+  int32_t n_predict = 128;
+  GenerateOptions gen() const;
+  float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
+  int32_t top_k = 40;
+  uint64_t seed = 0;
+  bool greedy = false;
+};
+void add_sample_args(CLI::App* cmd, SampleArgs& a);
+
+/// The final statistics line (stderr) or JSON object.
+nlohmann::json stats_json(const Loaded& l, const Session& s);
+std::string stats_line(const Loaded& l, const Session& s);
+
+} // namespace vkg::cli
