@@ -118,6 +118,13 @@ void Gemma4Forward::eval(std::span<const int32_t> tokens, bool all_logits, std::
   compute_.finish();
 }
 
+bool Gemma4Forward::truncate(uint32_t n) {
+  if (n > n_past_) return false;
+  if (n_past_ - n > opts_.max_batch) return false;
+  n_past_ = n;
+  return true;
+}
+
 void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_t logit_rows, float* logits_out) {
   const uint32_t T = static_cast<uint32_t>(tokens.size());
   PlePager::Ticket ticket = pager_->stage(tokens);

@@ -53,6 +53,10 @@ class Gemma4Forward {
   void eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
   /// Forget everything evaluated (positions restart at 0).
   void reset() { n_past_ = 0; }
+  /// Keep only positions < n; the next eval continues at n. Safe when at most max_batch
+  /// positions are dropped (the sliding-window ring still holds the window before n); returns
+  /// false (and changes nothing) otherwise, and the caller should reset() and re-evaluate.
+  bool truncate(uint32_t n);
   uint32_t n_past() const { return n_past_; }
   uint32_t n_ctx() const { return opts_.n_ctx; }
   uint32_t n_vocab() const { return model_.config.n_vocab; }

@@ -37,6 +37,7 @@ std::vector<int32_t> Session::tokenize(std::string_view text, bool parse_special
 const std::vector<float>& Session::prefill(std::span<const int32_t> tokens) {
   const auto t0 = std::chrono::steady_clock::now();
   fwd_.eval(tokens, false, logits_);
+  history_.insert(history_.end(), tokens.begin(), tokens.end());
   stats_.prefill_ms += ms_since(t0);
   stats_.prompt_tokens += tokens.size();
   return logits_;
@@ -81,6 +82,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
     }
     const auto t0 = std::chrono::steady_clock::now();
     fwd_.eval(std::span<const int32_t>(&id, 1), false, logits_);
+    history_.push_back(id);
     stats_.decode_ms += ms_since(t0);
     stats_.generated_tokens++;
   }
@@ -92,7 +94,25 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   return r;
 }
 
-void Session::reset() { fwd_.reset(); }
+void Session::reset() {
+  fwd_.reset();
+  history_.clear();
+}
+
+std::span<const int32_t> Session::reuse_prefix(std::span<const int32_t> full) {
+  size_t k = 0;
+  while (k < history_.size() && k < full.size() && history_[k] == full[k]) ++k;
+  if (k == full.size() && k > 0) --k;  // re-evaluate the last token to get its logits
+  if (k < history_.size()) {
+    if (fwd_.truncate(static_cast<uint32_t>(k))) {
+      history_.resize(k);
+    } else {
+      reset();
+      k = 0;
+    }
+  }
+  return full.subspan(k);
+}
 
 SessionStats Session::stats() const {
   SessionStats s = stats_;

@@ -68,6 +68,11 @@ class Session {
 
   /// Forget the history (KV positions restart at 0); statistics are kept.
   void reset();
+  /// For re-rendered conversations: keep the longest evaluated prefix shared with `full` (the
+  /// whole conversation's tokens) and return the part of `full` still to evaluate.
+  std::span<const int32_t> reuse_prefix(std::span<const int32_t> full);
+  /// Tokens evaluated so far (prompt and generated, in order).
+  const std::vector<int32_t>& history() const { return history_; }
   uint32_t n_past() const { return fwd_.n_past(); }
   uint32_t n_ctx() const { return fwd_.n_ctx(); }
   SessionStats stats() const;
@@ -78,6 +83,7 @@ class Session {
   const Model& model_;
   Gemma4Forward fwd_;
   std::vector<float> logits_;
+  std::vector<int32_t> history_;
   SessionStats stats_;
 };
 
