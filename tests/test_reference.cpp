@@ -251,6 +251,15 @@ TEST_CASE("golden: per-layer trace reproduces the logits") {
   CHECK(mine == logits);
 }
 
+TEST_CASE("golden: row-split threaded matmuls give bit-identical logits") {
+  VKG_REQUIRE_SHARED();
+  // tiny_q4_k_m's batch has matmuls above the threading threshold (per_layer_model_proj:
+  // 256 x 1280 x 40 multiply-adds), so 1 vs 3 threads exercises the row split.
+  std::optional<Golden> g = load_golden("tiny_q4_k_m");
+  if (!g) return;
+  CHECK(eval_batch(ReferenceModel(g->model, 1), g->tokens) == eval_batch(ReferenceModel(g->model, 3), g->tokens));
+}
+
 TEST_CASE("golden: greedy generation follows the argmax of the reference") {
   VKG_REQUIRE_SHARED();
   std::optional<Golden> g = load_golden("tiny_q4_k_m");
