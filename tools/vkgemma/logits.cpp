@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "reference.h"
 
 namespace vkg::cli {
 namespace {
@@ -32,7 +33,7 @@ void add_logits(CLI::App& app) {
   struct Args {
     ModelArgs model;
     std::string tokens, prompt, out;
-    bool sequential = false;
+    bool sequential = false, reference = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("logits", "Write the logits of every position of a prompt (float32, row-major)");
@@ -41,6 +42,7 @@ void add_logits(CLI::App& app) {
   auto* p = cmd->add_option("-p,--prompt", a->prompt, "Text (tokenized with BOS, special tokens parsed)");
   tok->excludes(p);
   cmd->add_flag("--sequential", a->sequential, "Evaluate one token at a time instead of as a batch");
+  cmd->add_flag("--reference", a->reference, "Use the plain C++ CPU reference forward pass (for debugging)");
   cmd->add_option("-o,--output", a->out, "Output file (n_tokens x n_vocab float32)")->required();
   cmd->callback([a] {
     if (a->tokens.empty() && a->prompt.empty()) throw CLI::ValidationError("logits", "give --tokens or -p");
@@ -50,11 +52,24 @@ void add_logits(CLI::App& app) {
     if (ids.empty()) throw std::runtime_error("no tokens to evaluate");
     if (ids.size() > a->model.n_ctx)
       throw std::runtime_error(fmt::format("{} tokens do not fit the context of {} (use -c)", ids.size(), a->model.n_ctx));
-    Gemma4Forward fwd(*l.device, l.model->gemma(), l.model->weights(),
-                      {.n_ctx = a->model.n_ctx, .max_batch = a->model.batch});
     const uint32_t n_vocab = l.model->config().n_vocab;
     std::vector<float> all, one;
-    if (a->sequential) {
+    if (a->reference) {
+      ReferenceModel ref(l.model->gemma());
+      auto st = ref.new_state(a->model.n_ctx);
+      if (a->sequential) {
+        for (int32_t id : ids) {
+          one = ref.eval(st, std::span<const int32_t>(&id, 1), true);
+          all.insert(all.end(), one.begin(), one.end());
+        }
+      } else {
+        all = ref.eval(st, ids, true);
+      }
+    }
+    Gemma4Forward fwd(*l.device, l.model->gemma(), l.model->weights(),
+                      {.n_ctx = a->model.n_ctx, .max_batch = a->model.batch});
+    if (a->reference) {
+    } else if (a->sequential) {
       all.reserve(ids.size() * n_vocab);
       for (int32_t id : ids) {
         fwd.eval(std::span<const int32_t>(&id, 1), true, one);
@@ -69,7 +84,8 @@ void add_logits(CLI::App& app) {
     if (!f) throw std::runtime_error("write failed: " + a->out);
     nlohmann::json side = {{"tokens", ids}, {"n_tokens", ids.size()}, {"n_vocab", n_vocab},
                            {"layout", "float32 little-endian, n_tokens x n_vocab, row-major"},
-                           {"mode", a->sequential ? "sequential" : "batch"}};
+                           {"mode", a->sequential ? "sequential" : "batch"},
+                           {"backend", a->reference ? "cpu-reference" : "vulkan"}};
     std::ofstream(a->out + ".json") << side.dump(2) << "\n";
   });
 }
