@@ -110,8 +110,9 @@ struct SynthOptions {
   uint32_t alignment = 32;     // general.alignment
 };
 
-/// Presets: "tiny" (every E feature at ~3.5 M parameters; the shapes of the golden tiny_q4_k_m
-/// model, all rows multiples of 256 so K-quants need no fallback), "e2b" (35 layers, 1536 wide,
+/// Presets: "tiny" (every E feature at 4.3 M parameters, 3 MB as Q4_K_M; the shapes of the golden
+/// tiny_q4_k_m model with a 512-token vocabulary, all rows multiples of 256 so K-quants need no
+/// fallback), "e2b" (35 layers, 1536 wide,
 /// 8/1 heads, head dim 256/512, window 512, full every 5th layer, 20 shared-KV layers, n_ff
 /// 6144/12288, PLE 256, vocab 262144, ctx 131072), "e4b" (42 layers, 2560 wide, 8/2 heads, head
 /// dim 256/512, window 512, full every 6th layer, 18 shared-KV layers, n_ff 10240 on all layers,

@@ -229,6 +229,11 @@ TEST_CASE("tiny: write -> read round trip for every weight type") {
     CHECK(calls >= m.tensors.size());
     CHECK(bytes.size() == synth_file_size(m));
     const GgufFile f = GgufFile::open_memory(bytes, type);
+    GgufWriter w;
+    synth_declare(m, w);
+    const std::vector<uint8_t> header = w.header_bytes();
+    CHECK(header.size() == f.data_offset());
+    CHECK(std::equal(header.begin(), header.end(), bytes.begin()));
     // Metadata as requested.
     const SynthOptions& o = m.options;
     CHECK(f.get_string("general.architecture") == "gemma4");
