@@ -1,0 +1,88 @@
+// Ops::matmul and Ops::get_rows against host/ref_ops on seeded random data, every weight type,
+// odd shapes, matrices split across parts, and with subgroup/fp16 paths and limits forced off.
+//
+// Error bound of matmul (documented per type): |gpu - ref| <= tol(type) * sum_k |w_k x_k| + 1e-30,
+// where ref is the double-precision product of the dequantized weights (the exact values the
+// GPU decodes). tol covers f32 accumulation over K <= 8192 terms (~sqrt(K) * 2^-24 typical, the
+// bound is looser) and, for types with a min/offset, the split into scale*sum(q*x) + min*sum(x)
+// whose two terms may each exceed sum|w x| by the ratio of the offset to the weight range.
+#include <cmath>
+#include <cstring>
+
+#include "ops_test.h"
+
+using namespace vkg;
+using namespace vkg::test;
+
+namespace {
+
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,
+                           GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+/// Documented matmul tolerance relative to sum |w x| (see the file comment).
+double matmul_tol(GgmlType t) {
+  switch (t) {
+    case GgmlType::F32:
+    case GgmlType::F16:
+    case GgmlType::BF16:
+    case GgmlType::Q8_0:
+    case GgmlType::Q6_K: return 2e-5;
+    default: return 1e-4;  // types with an offset or min: Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K
+  }
+}
+
+uint32_t block_elems(GgmlType t) { return ggml_type_info(t).block_elems == 1 ? 32 : ggml_type_info(t).block_elems; }
+
+struct MatmulCase {
+  uint32_t K, N, T;
+  bool accumulate;
+  uint32_t split_rows;  // 0: upload_matrix; else parts of this many rows built by hand
+};
+
+/// Returns the max of |gpu - ref| / (sum|w x|) over all outputs.
+double run_matmul(Ops& ops, GgmlType type, const MatmulCase& c, uint32_t seed) {
+  HostMatrix m = random_matrix(type, c.K, c.N, seed);
+  std::vector<float> x = random_floats(size_t{c.T} * c.K, seed + 1);
+  std::vector<float> y0 = random_floats(size_t{c.T} * c.N, seed + 2);
+  std::vector<Buffer> keep;
+  DeviceMatrix dm = c.split_rows ? upload_split(m, keep, c.split_rows) : upload(m, keep);
+  Buffer xb = to_device(x), yb = to_device(y0);
+  run([&](CommandList& cl) { ops.matmul(cl, dm, xb, yb, c.T, c.accumulate); });
+  std::vector<float> got = from_device<float>(yb, y0.size());
+  std::vector<float> want = c.accumulate ? y0 : std::vector<float>(y0.size());
+  ref::matmul(type, m.data.data(), c.K, c.N, x.data(), want.data(), c.T, c.accumulate);
+  std::vector<float> mag(y0.size());
+  ref::matmul_abs(type, m.data.data(), c.K, c.N, x.data(), mag.data(), c.T);
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double base = c.accumulate ? std::fabs(y0[i]) + mag[i] : mag[i];
+    const double e = std::fabs(double(got[i]) - want[i]) / (base + 1e-30);
+    if (!(e <= worst)) worst = e;  // NaN propagates as failure
+  }
+  return worst;
+}
+
+} // namespace
+
+TEST_CASE("matmul matches ref for every weight type (decode widths, odd shapes)") {
+  ValidationGuard guard;
+  Ops ops(device());
+  uint32_t seed = 100;
+  for (GgmlType t : kTypes) {
+    const uint32_t be = block_elems(t);
+    // K: several blocks, odd block count for the 32-element types (misaligned rows).
+    const uint32_t K = be == 256 ? 512 : 32 * 7;
+    for (MatmulCase c : {MatmulCase{K, 37, 1, false, 0}, MatmulCase{K, 19, 3, true, 0}}) {
+      CAPTURE(ggml_type_info(t).name);
+      CAPTURE(c.K);
+      CAPTURE(c.N);
+      CAPTURE(c.T);
+      CHECK(run_matmul(ops, t, c, seed++) <= matmul_tol(t));
+    }
+    // Texel-aligned rows (the _a variants of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0) and wide T.
+    MatmulCase c{256 * 3, 45, 8, false, 0};
+    CAPTURE(ggml_type_info(t).name);
+    CHECK(run_matmul(ops, t, c, seed++) <= matmul_tol(t));
+  }
+}
