@@ -54,9 +54,26 @@ void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, c
   }
 }
 
+struct GetRowsPush {
+  uint32_t K, n_rows, first_row, row_bytes, w_texels, w_base;
+  float scale;
+  uint32_t pad;
+};
+static_assert(sizeof(GetRowsPush) == 32, "must match get_rows.comp");
+
 void Ops::get_rows(CommandList& cl, const DeviceMatrix& W, const BufferRange& ids, const BufferRange& out, uint32_t T,
                    float scale) {
-  throw VkError("get_rows: not implemented yet");
+  const WType& t = checked_type(W, "get_rows");
+  if (T == 0) return;
+  const uint32_t wg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
+  const Kernel& k = kernel(fmt::format("get_rows_{}", t.name), 3, sizeof(GetRowsPush), {wg}, 0b001);
+  const uint32_t nblk = W.ne0 / t.block_elems;
+  for (const auto& part : W.parts) {
+    const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "get_rows");
+    GetRowsPush p{W.ne0, part.n_rows, part.first_row, static_cast<uint32_t>(W.row_bytes), wb.texels,
+                  wb.texel0 * 16u, scale, 0};
+    cl.dispatch(k, {wb.range, ids, out}, p, ceil_div(nblk, wg), T);
+  }
 }
 
 } // namespace vkg

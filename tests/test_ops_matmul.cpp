@@ -86,3 +86,44 @@ TEST_CASE("matmul matches ref for every weight type (decode widths, odd shapes)"
     CHECK(run_matmul(ops, t, c, seed++) <= matmul_tol(t));
   }
 }
+
+TEST_CASE("get_rows dequantizes bit-exactly (scale 1) and scales, every type, parts") {
+  ValidationGuard guard;
+  Ops ops(device());
+  uint32_t seed = 500;
+  for (GgmlType t : kTypes) {
+    CAPTURE(ggml_type_info(t).name);
+    const uint32_t K = block_elems(t) == 256 ? 512 : 32 * 5;
+    const uint32_t N = 23;
+    HostMatrix m = random_matrix(t, K, N, seed++);
+    std::vector<int32_t> ids = {0, 22, 5, 5, 13, 1, 21, 7, 8, 9, 11};
+    for (int split = 0; split < 2; ++split) {
+      std::vector<Buffer> keep;
+      DeviceMatrix dm = split ? upload_split(m, keep, 5) : upload(m, keep);
+      Buffer idb = to_device(ids);
+      for (float scale : {1.0f, 0.37f}) {
+        Buffer out = zeros<float>(ids.size() * K);
+        run([&](CommandList& cl) { ops.get_rows(cl, dm, idb, out, static_cast<uint32_t>(ids.size()), scale); });
+        std::vector<float> got = from_device<float>(out, ids.size() * K);
+        std::vector<float> want(ids.size() * K);
+        ref::get_rows(t, m.data.data(), K, N, ids.data(), static_cast<uint32_t>(ids.size()), scale, want.data());
+        CAPTURE(split);
+        CAPTURE(scale);
+        CHECK(std::memcmp(got.data(), want.data(), got.size() * 4) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("matmul over a matrix split into parts (hand-made parts at offsets)") {
+  ValidationGuard guard;
+  Ops ops(device());
+  uint32_t seed = 900;
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::Q5_0}) {
+    CAPTURE(ggml_type_info(t).name);
+    MatmulCase c{512, 70, 2, false, 16};
+    CHECK(run_matmul(ops, t, c, seed++) <= matmul_tol(t));
+    c = {512, 33, 1, true, 7};
+    CHECK(run_matmul(ops, t, c, seed++) <= matmul_tol(t));
+  }
+}
