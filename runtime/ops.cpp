@@ -73,6 +73,52 @@ const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_
 
 void Ops::set_scratch(const BufferRange& scratch) { scratch_ = scratch; }
 
+namespace {
+struct EltPush {
+  uint32_t n, count, b_stride, b_offset;
+  float s;
+};
+static_assert(sizeof(EltPush) == 20, "must match eltwise.comp");
+constexpr uint32_t kEltWg = 64;
+} // namespace
+
+void Ops::gelu_mul(CommandList& cl, const BufferRange& a, const BufferRange& b, const BufferRange& out, uint32_t n,
+                   uint32_t rows, uint32_t b_stride, uint32_t b_offset) {
+  const uint64_t count = uint64_t{n} * rows;
+  if (count == 0) return;
+  require(count < (1ull << 32), "gelu_mul", "too many elements");
+  const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
+  const Kernel& k = kernel("gelu_mul", 3, sizeof(EltPush), {wg});
+  const Grid g = grid_for(ceil_div(count, wg));
+  cl.dispatch(k, {a, b, out}, EltPush{n, static_cast<uint32_t>(count), b_stride, b_offset, 0.0f}, g.x, g.y);
+}
+
+void Ops::add_scale(CommandList& cl, const BufferRange& a, const BufferRange& b, const BufferRange& out, uint32_t n,
+                    float scale) {
+  if (n == 0) return;
+  const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
+  const Kernel& k = kernel("add_scale", 3, sizeof(EltPush), {wg});
+  const Grid g = grid_for(ceil_div(n, wg));
+  cl.dispatch(k, {a, b, out}, EltPush{n, n, 0, 0, scale}, g.x, g.y);
+}
+
+void Ops::scale(CommandList& cl, const BufferRange& x, uint32_t n, float s) {
+  if (n == 0) return;
+  const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
+  const Kernel& k = kernel("scale", 1, sizeof(EltPush), {wg});
+  const Grid g = grid_for(ceil_div(n, wg));
+  cl.dispatch(k, {x}, EltPush{n, n, 0, 0, s}, g.x, g.y);
+}
+
+void Ops::softcap(CommandList& cl, const BufferRange& x, uint32_t n, float cap) {
+  if (n == 0) return;
+  require(cap > 0.0f, "softcap", "cap must be positive");
+  const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
+  const Kernel& k = kernel("softcap", 1, sizeof(EltPush), {wg});
+  const Grid g = grid_for(ceil_div(n, wg));
+  cl.dispatch(k, {x}, EltPush{n, n, 0, 0, cap}, g.x, g.y);
+}
+
 DeviceMatrix upload_matrix(Device& dev, std::vector<Buffer>& buffers, WeightTypeId type, uint32_t ne0,
                            uint32_t n_rows, uint64_t row_bytes, const void* data) {
   const WType* t = wtype(type);

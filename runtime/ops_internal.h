@@ -1,6 +1,7 @@
 // Internal to runtime/ops*.cpp: weight-type table, texel-view helpers, small utilities.
 #pragma once
 #include <cstdint>
+#include <algorithm>
 #include <string>
 
 #include "memory.h"
@@ -45,6 +46,27 @@ inline BufferRange sub_range(const BufferRange& r, uint64_t off, uint64_t size) 
 
 /// Byte size of r; VK_WHOLE_SIZE is returned as is.
 inline uint64_t range_bytes(const BufferRange& r) { return r.range; }
+
+/// 2-D grid covering n_groups workgroups (x at most 65535); shaders rebuild the flat index.
+struct Grid {
+  uint32_t x = 1, y = 1;
+};
+inline Grid grid_for(uint64_t n_groups) {
+  Grid g;
+  if (n_groups == 0) n_groups = 1;
+  g.x = static_cast<uint32_t>(std::min<uint64_t>(n_groups, 65535));
+  g.y = ceil_div(n_groups, g.x);
+  return g;
+}
+
+/// Largest power of two <= v (v >= 1).
+inline uint32_t pow2_floor(uint32_t v) {
+  uint32_t p = 1;
+  while (p * 2 <= v) p *= 2;
+  return p;
+}
+
+inline bool empty(const BufferRange& r) { return r.buffer == VK_NULL_HANDLE; }
 
 /// Throws VkError("op: message") when cond is false.
 inline void require(bool cond, const char* op, const std::string& msg) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ggml_type.h"
@@ -141,7 +142,7 @@ class ForcedCaps {
   DeviceCaps saved_;
 };
 
-inline const char* mode_name(ForcedCaps::Mode m) {
+inline std::string mode_name(ForcedCaps::Mode m) {
   return m == ForcedCaps::Native ? "native" : m == ForcedCaps::NoSubgroupNoFp16 ? "no-subgroup-no-fp16" : "small-limits";
 }
 
