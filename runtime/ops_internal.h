@@ -68,6 +68,9 @@ inline uint32_t pow2_floor(uint32_t v) {
 
 inline bool empty(const BufferRange& r) { return r.buffer == VK_NULL_HANDLE; }
 
+/// Scratch bytes argmax/top_k need for n items (ops_select.cpp).
+uint64_t select_scratch_bytes(uint32_t n);
+
 /// Throws VkError("op: message") when cond is false.
 inline void require(bool cond, const char* op, const std::string& msg) {
   if (!cond) throw VkError(std::string(op) + ": " + msg);

@@ -29,3 +29,16 @@ vkg_shader(rms_norm_add rms_norm.comp DEFINES ADD=1 SUBGROUP=0)
 vkg_shader(rope_neox rope.comp)
 vkg_shader(kv_store_f16 kv_store.comp DEFINES F16=1)
 vkg_shader(kv_store_f32 kv_store.comp DEFINES F16=0)
+
+# Attention: compiled for head dims 128 / 256 / 512 (smaller multiples of 32 masked); F16 or F32 cache.
+foreach(hd 128 256 512)
+  vkg_shader(attention_h${hd}_f16 attention.comp DEFINES HD=${hd} F16=1)
+  vkg_shader(attention_h${hd}_f32 attention.comp DEFINES HD=${hd} F16=0)
+endforeach()
+vkg_shader(attn_merge attn_merge.comp)
+
+# Top-k / argmax: pass over floats or over candidate pairs, with or without subgroup arithmetic.
+vkg_shader(select_x_sg select.comp DEFINES PAIRS=0 SUBGROUP=1)
+vkg_shader(select_x select.comp DEFINES PAIRS=0 SUBGROUP=0)
+vkg_shader(select_p_sg select.comp DEFINES PAIRS=1 SUBGROUP=1)
+vkg_shader(select_p select.comp DEFINES PAIRS=1 SUBGROUP=0)
