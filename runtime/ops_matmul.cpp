@@ -14,6 +14,8 @@ using namespace ops_detail;
 
 namespace {
 
+constexpr uint32_t kMatmulMinT = 16;  // T from which the tiled kernel is used
+
 struct MatvecPush {
   uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, t0, accumulate;
 };
@@ -43,11 +45,34 @@ void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix
   cl.dispatch(k, {wb.range, xb.range, Y}, p, ceil_div(part.n_rows, uint64_t{wg} * nr));
 }
 
+struct MatmulPush {
+  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate;
+};
+static_assert(sizeof(MatmulPush) == 40, "must match matmul.comp");
+
 void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, const BufferRange& Y, uint32_t T,
                  bool accumulate) {
-  checked_type(W, "matmul");
+  const WType& t = checked_type(W, "matmul");
   require(T > 0, "matmul", "T must be positive");
   require(!W.parts.empty() || W.n_rows == 0, "matmul", "matrix has no parts");
+  if (T >= kMatmulMinT) {
+    // Tiled matrix x matrix: R rows x (wg * tv) tokens per workgroup.
+    const uint32_t wg = std::min<uint32_t>(v_.matmul_wg, v_.max_workgroup_invocations);
+    const uint32_t r = v_.matmul_rows, tv = v_.matmul_tokens;
+    const Kernel& k = kernel(fmt::format("matmul_{}", t.name), 3, sizeof(MatmulPush), {wg, r, tv}, 0b011);
+    const TexelBinding xb = texel_binding(dev_, X, uint64_t{T} * W.ne0 * 4, "matmul (X)");
+    const uint32_t tiles = ceil_div(T, uint64_t{wg} * tv);
+    require(tiles <= 65535, "matmul", "T too large");
+    for (const auto& part : W.parts) {
+      const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
+      MatmulPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
+                   part.first_row, W.n_rows, T, accumulate ? 1u : 0u};
+      const Grid g = grid_for(ceil_div(part.n_rows, r));
+      require(g.y == 1, "matmul", "too many rows in one part");
+      cl.dispatch(k, {wb.range, xb.range, Y}, p, g.x, tiles);
+    }
+    return;
+  }
   for (uint32_t t0 = 0; t0 < T; t0 += 8) {
     const uint32_t nc = std::min<uint32_t>(8, T - t0);
     for (const auto& part : W.parts) matvec_part(cl, W, part, X, Y, t0, nc, accumulate);

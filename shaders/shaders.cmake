@@ -12,6 +12,7 @@ foreach(tv ${VKG_WTYPES})
   # matrix x vector (decode): g = any row layout, a = rows of whole texel-aligned units
   vkg_shader(matvec_${tl}_g matvec.comp DEFINES WTYPE=${ti} ALIGNED=0)
   vkg_shader(get_rows_${tl} get_rows.comp DEFINES WTYPE=${ti})
+  vkg_shader(matmul_${tl} matmul.comp DEFINES WTYPE=${ti})
   if(tn MATCHES "^Q[458]_[01]$")
     vkg_shader(matvec_${tl}_a matvec.comp DEFINES WTYPE=${ti} ALIGNED=1)
   endif()

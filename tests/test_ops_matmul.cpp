@@ -127,3 +127,32 @@ TEST_CASE("matmul over a matrix split into parts (hand-made parts at offsets)") 
     CHECK(run_matmul(ops, t, c, seed++) <= matmul_tol(t));
   }
 }
+
+TEST_CASE("matmul prefill widths (tiled kernel): every type, T = 16 / 45 / 130, odd rows, accumulate") {
+  ValidationGuard guard;
+  Ops ops(device());
+  uint32_t seed = 1300;
+  for (GgmlType t : kTypes) {
+    CAPTURE(ggml_type_info(t).name);
+    const uint32_t K = block_elems(t) == 256 ? 512 : 32 * 9;
+    CHECK(run_matmul(ops, t, MatmulCase{K, 29, 16, false, 0}, seed++) <= matmul_tol(t));
+    CHECK(run_matmul(ops, t, MatmulCase{K, 13, 45, true, 0}, seed++) <= matmul_tol(t));
+  }
+  // many tokens across tiles, split matrix
+  CHECK(run_matmul(ops, GgmlType::Q4_K, MatmulCase{256, 40, 130, false, 11}, seed++) <= matmul_tol(GgmlType::Q4_K));
+}
+
+TEST_CASE("matmul with subgroup arithmetic / fp16 forced off and small limits") {
+  ValidationGuard guard;
+  for (auto mode : {ForcedCaps::NoSubgroupNoFp16, ForcedCaps::SmallLimits}) {
+    ForcedCaps forced(mode);
+    Ops ops(device());
+    CAPTURE(mode_name(mode));
+    uint32_t seed = 1700;
+    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::Q6_K}) {
+      CAPTURE(ggml_type_info(t).name);
+      CHECK(run_matmul(ops, t, MatmulCase{512, 21, 1, false, 0}, seed++) <= matmul_tol(t));
+      CHECK(run_matmul(ops, t, MatmulCase{512, 21, 20, false, 0}, seed++) <= matmul_tol(t));
+    }
+  }
+}
