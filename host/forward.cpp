@@ -44,6 +44,7 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   opts_.max_batch = std::max(1u, std::min(opts_.max_batch, opts_.n_ctx));
   opts_.max_logit_rows = std::max(1u, std::min(opts_.max_logit_rows, opts_.max_batch));
   ops_ = std::make_unique<Ops>(dev);
+  if (opts_.kv_f32) ops_->set_kv_type(KvType::F32);
   kv_ = std::make_unique<KvCache>(dev, c, opts_.n_ctx, opts_.max_batch, ops_->kv_type());
   pager_ = std::make_unique<PlePager>(dev, *model.weights.per_layer_token_embd, opts_.max_batch, compute_,
                                       opts_.force_staging);
@@ -86,7 +87,8 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   for (const Buffer* b : {&s_->iota, &s_->x, &s_->h, &s_->o, &s_->q, &s_->k, &s_->v, &s_->attn, &s_->g, &s_->u,
                           &s_->pt, &s_->ple, &s_->gp, &s_->xl, &s_->logits, &s_->ops})
     session_bytes_ += b->size();
-  session_bytes_ += kv_->plan().total_bytes;
+  for (uint32_t i = 0; i < PlePager::kSlots; ++i) session_bytes_ += s_->ids[i].size() + s_->pos[i].size();
+  session_bytes_ += kv_->plan().total_bytes + pager_->bytes();
 }
 
 Gemma4Forward::~Gemma4Forward() {

@@ -32,6 +32,7 @@ struct ForwardOptions {
   uint32_t max_batch = 512;       // prefill chunk: tokens per forward step
   uint32_t max_logit_rows = 32;   // rows of logits one step can return (all_logits mode chunks by this)
   bool force_staging = false;     // page PLE rows through staging + transfer even on UMA
+  bool kv_f32 = false;            // F32 KV cache even where F16 storage exists (exactness tests, debugging)
 };
 
 /// Counters since construction.

@@ -18,13 +18,13 @@ PlePager::PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch,
   if (slot_bytes > dev.caps().max_storage_buffer_range)
     throw std::runtime_error(fmt::format("PLE rows of a {}-token batch take {} bytes, over maxStorageBufferRange",
                                          max_batch, slot_bytes));
-  for (uint32_t s = 0; s < kSlots; ++s) {
-    device_.emplace_back(dev, slot_bytes, MemoryUsage::Device);
-  }
+  // Padded: kernels may bind weight rows as texel buffers whose views round up to whole texels.
+  const uint64_t alloc_bytes = (slot_bytes + 255) / 256 * 256;
+  for (uint32_t s = 0; s < kSlots; ++s) device_.emplace_back(dev, alloc_bytes, MemoryUsage::Device);
   direct_ = !force_staging && device_[0].host_visible();
   for (uint32_t s = 0; s < kSlots; ++s) {
     if (!direct_) {
-      staging_.emplace_back(dev, slot_bytes, MemoryUsage::Upload);
+      staging_.emplace_back(dev, alloc_bytes, MemoryUsage::Upload);
       lists_.push_back(std::make_unique<CommandList>(dev, QueueKind::Transfer));
     }
     DeviceMatrix m;
@@ -35,6 +35,8 @@ PlePager::PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch,
     m.parts.push_back({BufferRange(device_[s], 0, slot_bytes), 0, max_batch});
     slot_matrix_.push_back(m);
   }
+  for (const auto& b : device_) bytes_ += b.size();
+  for (const auto& b : staging_) bytes_ += b.size();
 }
 
 PlePager::Ticket PlePager::stage(std::span<const int32_t> tokens) {

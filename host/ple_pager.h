@@ -51,6 +51,8 @@ class PlePager {
   const PleStats& stats() const { return stats_; }
   bool direct() const { return direct_; }
   uint64_t row_bytes() const { return row_bytes_; }
+  /// Bytes of the pager's own buffers (device slots + staging).
+  uint64_t bytes() const { return bytes_; }
 
  private:
   Device& dev_;
@@ -67,6 +69,7 @@ class PlePager {
   std::vector<std::unique_ptr<CommandList>> lists_;
   Stream transfer_;
   PleStats stats_;
+  uint64_t bytes_ = 0;
 };
 
 } // namespace vkg

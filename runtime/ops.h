@@ -76,7 +76,11 @@ class Ops {
 
   Device& device() const { return dev_; }
   const OpsVariants& variants() const { return v_; }
-  KvType kv_type() const { return v_.storage16 ? KvType::F16 : KvType::F32; }
+  /// KV cache element type: F16 where the device has 16-bit storage, unless set_kv_type(F32).
+  KvType kv_type() const { return v_.storage16 && !kv_f32_ ? KvType::F16 : KvType::F32; }
+  /// Choose the KV element type (F16 falls back to F32 without 16-bit storage). Affects
+  /// kv_store/attention recorded afterwards.
+  void set_kv_type(KvType t) { kv_f32_ = t == KvType::F32; }
   /// Weight types matmul/get_rows accept (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
   static bool supports(WeightTypeId type);
 
@@ -154,6 +158,7 @@ class Ops {
                    const BufferRange& Y, uint32_t t0, uint32_t nc, bool accumulate);
   Device& dev_;
   OpsVariants v_;
+  bool kv_f32_ = false;
   BufferRange scratch_;
   std::map<std::string, std::unique_ptr<Kernel>> kernels_;
 };

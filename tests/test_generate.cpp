@@ -12,6 +12,7 @@
 #include "reference.h"
 #include "session.h"
 #include "synth.h"
+#include "test_util.h"
 
 using namespace vkg;
 using vkg::test::device;

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "context.h"
+#include "ops.h"
 #include "profiles.h"
 
 namespace vkg::cli {
@@ -29,7 +30,7 @@ nlohmann::json caps_json(const DeviceCaps& c) {
       {"compute_family", c.compute_family},
       {"transfer_family", c.has_transfer_queue() ? nlohmann::json(c.transfer_family) : nlohmann::json(nullptr)},
       {"timeline_semaphore", c.timeline_semaphore}, {"memory_budget", c.memory_budget_ext},
-      {"timestamps", c.timestamps}, {"profile", c.profile},
+      {"timestamps", c.timestamps}, {"profile", c.profile}, {"kernel_variants", select_variants(c).describe()},
   };
 }
 
@@ -57,6 +58,7 @@ void print_table(const DeviceCaps& c, bool chosen) {
   row("transfer-only queue", c.has_transfer_queue() ? fmt::format("family {}", c.transfer_family) : "none");
   row("timeline semaphores", yn(c.timeline_semaphore));
   row("VK_EXT_memory_budget", yn(c.memory_budget_ext));
+  row("kernel variants", select_variants(c).describe());
   if (!c.profile.empty())
     row("profile", c.profile + (c.profile_subgroup_size ? fmt::format(" (nominal subgroup size {})",
                                                                        c.profile_subgroup_size) : ""));
