@@ -15,8 +15,9 @@ namespace {
 
 class Uploader {
  public:
-  Uploader(Device& dev, DeviceWeights& out, const Gemma4Model& m, const UploadProgress& progress)
-      : dev_(dev), out_(out), progress_(progress) {
+  Uploader(Device& dev, DeviceWeights& out, const Gemma4Model& m, const UploadProgress& progress,
+           const GgufFile* file)
+      : dev_(dev), out_(out), progress_(progress), file_(file) {
     gemma4_for_each_weight(m.weights, [&](const GgufTensorInfo& t, int, Residency r) {
       if (r == Residency::Device) total_ += t.n_bytes;
     });
@@ -32,6 +33,9 @@ class Uploader {
     const uint64_t row_bytes = ggml_row_bytes(t->type, t->ne[0]);
     DeviceMatrix dm = upload_matrix(dev_, out_.buffers, id, static_cast<uint32_t>(t->ne[0]),
                                     static_cast<uint32_t>(t->n_rows()), row_bytes, t->data);
+    // The device holds its own copy now: drop the mapped pages from our RSS right away, so the
+    // peak stays near one copy of the weights.
+    if (file_) file_->release_pages(t->data, t->n_bytes);
     advance(t->n_bytes);
     return dm;
   }
@@ -72,13 +76,15 @@ class Uploader {
   Device& dev_;
   DeviceWeights& out_;
   const UploadProgress& progress_;
+  const GgufFile* file_;
   uint64_t total_ = 0, done_ = 0, offset_ = 0, align_ = 16;
   std::vector<Pending> pending_;
 };
 
 } // namespace
 
-DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProgress& progress) {
+DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProgress& progress,
+                             const GgufFile* file) {
   const auto& w = m.weights;
   // Fail before allocating anything if a type is unsupported.
   gemma4_for_each_weight(w, [&](const GgufTensorInfo& t, int, Residency r) {
@@ -88,7 +94,7 @@ DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProg
                                            t.name, ggml_type_name(static_cast<uint32_t>(t.type))));
   });
   DeviceWeights out;
-  Uploader up(dev, out, m, progress);
+  Uploader up(dev, out, m, progress, file);
   std::vector<BufferRange*> slots;
   auto vec = [&](const GgufTensorInfo* t, BufferRange& dst) {
     if (!t) return;
@@ -124,7 +130,6 @@ DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProg
     vec(s.layer_output_scale, d.layer_output_scale);
   }
   up.flush_vectors(slots);
-  for (const auto& b : out.buffers) (void)b;
   gemma4_for_each_weight(w, [&](const GgufTensorInfo& t, int, Residency r) {
     if (r == Residency::Device && t.n_rows() > 1) out.bytes += t.n_bytes;
   });

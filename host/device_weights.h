@@ -40,6 +40,9 @@ using UploadProgress = std::function<bool(uint64_t done, uint64_t total)>;
 
 /// Upload the device set of `m` (whose tensor data lives in the GGUF mapping). Checks every
 /// matrix type against Ops::supports() first and fails with the tensor's name and type.
-DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProgress& progress = {});
+/// When file (the mapping m points into) is given, the uploaded tensors' pages are released
+/// from the process's RSS afterwards (GgufFile::release_pages).
+DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProgress& progress = {},
+                             const GgufFile* file = nullptr);
 
 } // namespace vkg

@@ -557,4 +557,15 @@ const GgufTensorInfo& GgufFile::tensor(std::string_view name) const {
   throw GgufError(fmt::format("{}: tensor '{}' not found", source_, name));
 }
 
+void GgufFile::release_pages(const uint8_t* p, uint64_t n) const {
+  if (!storage_ || !storage_->map || n == 0) return;
+  const auto* base = static_cast<const uint8_t*>(storage_->map);
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint64_t lo = static_cast<uint64_t>(p - base), hi = lo + n;
+  if (p < base || hi > storage_->map_size) return;
+  lo = (lo + page - 1) / page * page;  // whole pages inside the range only
+  hi = hi / page * page;
+  if (hi > lo) madvise(const_cast<uint8_t*>(base) + lo, hi - lo, MADV_DONTNEED);
+}
+
 }  // namespace vkg

@@ -102,6 +102,10 @@ class GgufFile {
   uint64_t data_offset() const { return data_offset_; }  // file offset of the data section
   uint64_t file_size() const { return bytes_.size(); }
   std::span<const uint8_t> bytes() const { return bytes_; }
+  /// Tell the kernel this process no longer needs the mapped pages of [p, p + n) (they were
+  /// copied to the device): they leave the process's RSS and are re-read from the page cache or
+  /// the file if touched again. No-op for in-memory files.
+  void release_pages(const uint8_t* p, uint64_t n) const;
 
   // --- metadata -------------------------------------------------------------------------------
   const std::vector<GgufKv>& kvs() const { return kvs_; }

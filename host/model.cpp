@@ -13,7 +13,7 @@ std::unique_ptr<Model> Model::load(Device& dev, const std::filesystem::path& pat
   std::unique_ptr<Model> m(new Model(dev, GgufFile::open(path)));
   m->gemma_ = load_gemma4(m->file_);
   m->tok_ = std::make_unique<Tokenizer>(read_vocab(m->file_));
-  m->weights_ = upload_weights(dev, m->gemma_, progress);
+  m->weights_ = upload_weights(dev, m->gemma_, progress, &m->file_);
   m->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return m;
 }

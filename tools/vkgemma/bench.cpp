@@ -2,6 +2,7 @@
 // roofline, llama-bench style (pp512 = prefill of 512 tokens, tg128 = 128 decoded tokens).
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -31,6 +32,15 @@ double memcpy_gbps() {
     best = std::max(best, 2.0 * n / (ms(t0, t1) * 1e6));  // read + write
   }
   return best;
+}
+
+uint64_t current_rss_bytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 uint64_t peak_rss_bytes() {
@@ -83,12 +93,12 @@ void add_bench(CLI::App& app) {
   cmd->add_option("-b,--batch", a->model.batch, "Prefill chunk");
   cmd->add_flag("--json", a->json, "Machine-readable output");
   cmd->callback([a] {
-    const double bw = memcpy_gbps();
-    const uint64_t rss0 = peak_rss_bytes();
+    const uint64_t rss0 = current_rss_bytes();
     auto t0 = Clock::now();
     Loaded l = load(a->model);
     const double load_ms = ms(t0, Clock::now());
     const bool warm_cache = l.device->pipeline_cache_loaded();
+    const uint64_t rss_loaded = current_rss_bytes();
     const auto& cfg = l.model->config();
     uint32_t max_pp = 0, max_depth = 0;
     for (auto p : a->pp) max_pp = std::max(max_pp, p);
@@ -139,6 +149,8 @@ void add_bench(CLI::App& app) {
       results.push_back({{"test", fmt::format("tg{}@d{}", a->tg, d)}, {"tok_s", tps.json()}});
     }
     const auto ple1 = fwd.ple_stats();
+    const uint64_t rss_end = current_rss_bytes(), rss_peak = peak_rss_bytes();
+    const double bw = memcpy_gbps();  // last: its buffers must not count in the RSS figures
     const uint64_t weight_bytes = l.model->device_bytes();
     // Decode reads every device-set weight once per token (the LM head included).
     const double roofline_tok_s = bw * 1e9 / double(weight_bytes);
@@ -158,8 +170,10 @@ void add_bench(CLI::App& app) {
         {"device_local_bytes", mem.device_local_allocated},
         {"kv_bytes", fwd.kv().plan().total_bytes},
         {"session_bytes", fwd.session_bytes()},
-        {"peak_rss_bytes", peak_rss_bytes()},
+        {"peak_rss_bytes", rss_peak},
         {"rss_before_load_bytes", rss0},
+        {"rss_after_load_bytes", rss_loaded},
+        {"rss_end_bytes", rss_end},
         {"ple_rows_per_token", decoded ? double(ple1.rows - ple0.rows) / decoded : 0.0},
         {"ple_bytes_per_token", decoded ? double(ple1.bytes - ple0.bytes) / decoded : 0.0},
         {"ple_gather_ms_per_token", decoded ? (ple1.gather_ms - ple0.gather_ms) / decoded : 0.0},
@@ -180,12 +194,12 @@ void add_bench(CLI::App& app) {
     std::cout << fmt::format(
         "load {:.0f} ms ({} pipeline cache), TTFT {:.0f} ms (pp{})\n"
         "device-local {:.1f} MiB (weights {:.1f} MiB, KV {:.1f} MiB, session {:.1f} MiB), host-paged PLE {:.1f} MiB, "
-        "peak RSS {:.1f} MiB\n"
+        "RSS {:.1f} MiB after load, {:.1f} MiB at end, peak {:.1f} MiB\n"
         "PLE per decoded token: {:.1f} rows, {:.0f} bytes, {:.3f} ms gather\n"
         "memcpy {:.2f} GB/s -> decode roofline {:.2f} tok/s; measured {:.2f} tok/s = {:.0f}% of roofline\n",
         load_ms, warm_cache ? "warm" : "cold", ttft_ms, a->pp.front(), mem.device_local_allocated / 1048576.0,
         weight_bytes / 1048576.0, fwd.kv().plan().total_bytes / 1048576.0, fwd.session_bytes() / 1048576.0,
-        l.model->host_paged_bytes() / 1048576.0, peak_rss_bytes() / 1048576.0,
+        l.model->host_paged_bytes() / 1048576.0, rss_loaded / 1048576.0, rss_end / 1048576.0, rss_peak / 1048576.0,
         out["ple_rows_per_token"].get<double>(), out["ple_bytes_per_token"].get<double>(),
         out["ple_gather_ms_per_token"].get<double>(), bw, roofline_tok_s, decode_tok_s,
         100.0 * out["decode_fraction_of_roofline"].get<double>());

@@ -57,7 +57,8 @@ void add_run(CLI::App& app) {
       j["stop"] = stop_reason_name(r.stop);
       std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << "\n";
+      std::fputs("\n", stdout);
+      std::fflush(stdout);
       if (!a->model.quiet) std::fprintf(stderr, "%s\n", stats_line(l, s).c_str());
     }
   });
