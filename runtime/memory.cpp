@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "context.h"
 
@@ -181,6 +185,33 @@ MemoryStats Allocator::stats() const {
   return stats_;
 }
 
+namespace {
+// Guard mode (VKGEMMA_GUARD=1, on under ctest): every host-visible buffer gets kGuardBytes of
+// canary after its end, checked when it is freed. On CPU devices such as lavapipe a shader's
+// out-of-bounds write lands there instead of in someone else's memory, and is reported.
+constexpr uint64_t kGuardBytes = 4096;
+constexpr uint8_t kGuardByte = 0xA5;
+bool guard_mode() {
+  static const bool on = [] {
+    const char* v = std::getenv("VKGEMMA_GUARD");
+    return v && *v && *v != '0';
+  }();
+  return on;
+}
+std::atomic<uint64_t> g_guard_violations{0};
+}  // namespace
+
+uint64_t buffer_guard_violations() { return g_guard_violations.load(); }
+uint64_t buffer_guard_bytes() { return guard_mode() ? kGuardBytes : 0; }
+
+bool Buffer::guard_intact() const {
+  if (!guarded_ || !alloc_.mapped) return true;
+  const uint8_t* g = alloc_.mapped + size_;
+  for (uint64_t i = 0; i < kGuardBytes; ++i)
+    if (g[i] != kGuardByte) return false;
+  return true;
+}
+
 Buffer::Buffer(Device& dev, uint64_t size, MemoryUsage usage) : dev_(&dev), size_(size) {
   VkBufferCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   ci.size = std::max<uint64_t>(size, 4);
@@ -194,8 +225,14 @@ Buffer::Buffer(Device& dev, uint64_t size, MemoryUsage usage) : dev_(&dev), size
   check(vkCreateBuffer(dev.handle(), &ci, nullptr, &buffer_), "vkCreateBuffer");
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(dev.handle(), buffer_, &req);
+  const bool guard = guard_mode();
+  if (guard) req.size = std::max<uint64_t>(req.size, size) + kGuardBytes;
   try {
     alloc_ = dev.allocator().allocate(req, usage);
+    if (guard && alloc_.mapped) {
+      std::memset(alloc_.mapped + size_, kGuardByte, kGuardBytes);
+      guarded_ = true;
+    }
     check(vkBindBufferMemory(dev.handle(), buffer_, alloc_.memory, alloc_.offset), "vkBindBufferMemory");
   } catch (...) {
     if (alloc_.memory) dev.allocator().free(alloc_);
@@ -206,6 +243,11 @@ Buffer::Buffer(Device& dev, uint64_t size, MemoryUsage usage) : dev_(&dev), size
 
 void Buffer::release() {
   if (buffer_) {
+    if (!guard_intact()) {
+      g_guard_violations++;
+      std::fprintf(stderr, "vkgemma: BUFFER OVERRUN: a kernel wrote past the end of a %llu-byte buffer\n",
+                   static_cast<unsigned long long>(size_));
+    }
     vkDestroyBuffer(dev_->handle(), buffer_, nullptr);
     dev_->allocator().free(alloc_);
   }
@@ -215,7 +257,8 @@ void Buffer::release() {
 
 Buffer::~Buffer() { release(); }
 
-Buffer::Buffer(Buffer&& o) noexcept : dev_(o.dev_), buffer_(o.buffer_), size_(o.size_), alloc_(o.alloc_) {
+Buffer::Buffer(Buffer&& o) noexcept
+    : dev_(o.dev_), buffer_(o.buffer_), size_(o.size_), alloc_(o.alloc_), guarded_(o.guarded_) {
   o.buffer_ = VK_NULL_HANDLE;
   o.alloc_ = {};
 }
@@ -227,6 +270,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
     buffer_ = o.buffer_;
     size_ = o.size_;
     alloc_ = o.alloc_;
+    guarded_ = o.guarded_;
     o.buffer_ = VK_NULL_HANDLE;
     o.alloc_ = {};
   }

@@ -100,6 +100,8 @@ class Buffer {
   /// Make device writes visible to the host (no-op on coherent memory).
   void invalidate(uint64_t offset = 0, uint64_t size = VK_WHOLE_SIZE) const;
   explicit operator bool() const { return buffer_ != VK_NULL_HANDLE; }
+  /// Guard mode (VKGEMMA_GUARD=1): false if something wrote into the canary after the end.
+  bool guard_intact() const;
 
  private:
   void release();
@@ -107,7 +109,13 @@ class Buffer {
   VkBuffer buffer_ = VK_NULL_HANDLE;
   uint64_t size_ = 0;
   Allocation alloc_;
+  bool guarded_ = false;
 };
+
+/// Buffers freed with a damaged guard so far (guard mode only; see Buffer::guard_intact).
+uint64_t buffer_guard_violations();
+/// Extra bytes each buffer allocates for its guard (0 unless guard mode is on).
+uint64_t buffer_guard_bytes();
 
 /// A range of a buffer, as bound to one descriptor.
 struct BufferRange {

@@ -230,6 +230,12 @@ Stream::Stream(Device& dev, QueueKind kind)
     : dev_(dev), kind_(kind), queue_(kind == QueueKind::Compute ? dev.compute_queue() : dev.transfer_queue()),
       timeline_(dev) {}
 
+Stream::~Stream() {
+  if (last_ == 0) return;  // never submitted
+  std::lock_guard lock(dev_.queue_mutex(queue_));
+  vkQueueWaitIdle(queue_);
+}
+
 uint64_t Stream::submit(const CommandList& cl, std::initializer_list<TimelineWait> waits) {
   return submit(cl, std::span<const TimelineWait>(waits.begin(), waits.size()));
 }

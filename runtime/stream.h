@@ -107,6 +107,9 @@ class CommandList {
 class Stream {
  public:
   Stream(Device& dev, QueueKind kind = QueueKind::Compute);
+  /// Waits until the queue is idle: a driver may still touch the timeline right after signalling
+  /// it (seen with lavapipe 22.3: destroying it at that moment corrupted the driver's mutex).
+  ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
   /// Submit a recorded list after the given waits; returns the timeline value it signals.

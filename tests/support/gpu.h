@@ -31,11 +31,12 @@ inline Device& device() { return *gpu().device; }
 /// Fails the test case if validation messages appeared during its lifetime.
 class ValidationGuard {
  public:
-  ValidationGuard() : start_(gpu().instance->validation_log().count.load()) {}
+  ValidationGuard() : start_(gpu().instance->validation_log().count.load()), overruns_(buffer_guard_violations()) {}
   ~ValidationGuard() {
     auto& log = gpu().instance->validation_log();
     const uint64_t n = log.count.load() - start_;
     CHECK_MESSAGE(n == 0, "validation layer reported ", n, " message(s); last: ", log.last);
+    CHECK_MESSAGE(buffer_guard_violations() == overruns_, "a kernel wrote past the end of a buffer");
   }
   /// Messages seen since construction (for the test that provokes one on purpose).
   uint64_t seen() const { return gpu().instance->validation_log().count.load() - start_; }
@@ -43,6 +44,7 @@ class ValidationGuard {
 
  private:
   uint64_t start_;
+  uint64_t overruns_;
 };
 
 } // namespace vkg::test
