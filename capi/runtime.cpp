@@ -154,6 +154,14 @@ std::shared_ptr<SharedDevice> open_device(int32_t index) {
   Registry& r = registry();
   std::lock_guard lock(r.mu);
   if (auto d = r.devices[idx].lock()) return d;
+  // The runtime loads Vulkan device functions into one process-wide table (volk): two devices
+  // of different drivers open at once would call each other's entry points.
+  for (const auto& [other, weak] : r.devices)
+    if (other != idx && !weak.expired())
+      fail(VKGEMMA_INVALID_ARGUMENT,
+           fmt::format("device {} is requested while device {} is in use: one device per process at a time "
+                       "(free the models on device {} first)",
+                       idx, other, other));
   auto d = std::make_shared<SharedDevice>();
   d->instance = instance_locked(r);
   try {

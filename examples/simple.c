@@ -31,12 +31,12 @@ int main(int argc, char **argv) {
   }
   const char *path = argv[1], *text = argv[2];
 
-  vkgemma_sampler_params sampler = {sizeof sampler};
+  vkgemma_sampler_params sampler = {.struct_size = sizeof sampler};
   vkgemma_sampler_default_params(&sampler);
   if (argc > 3) sampler.n_predict = atoi(argv[3]);
   if (argc > 4) sampler.seed = strtoull(argv[4], NULL, 10);
 
-  vkgemma_model_params mp = {sizeof mp};
+  vkgemma_model_params mp = {.struct_size = sizeof mp};
   vkgemma_model_default_params(&mp);
   vkgemma_model *model = NULL;
   vkgemma_status st = vkgemma_model_load(path, &mp, &model);
@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
   if (st != VKGEMMA_OK) return failed("vkgemma_generate", st);
   fputs("\n", stdout);
 
-  vkgemma_stats stats = {sizeof stats};
+  vkgemma_stats stats = {.struct_size = sizeof stats};
   if (vkgemma_session_get_stats(session, &stats) == VKGEMMA_OK)
     fprintf(stderr, "prefill %llu tok, %.1f tok/s | decode %llu tok, %.2f tok/s | stop %d | device %.1f MiB\n",
             (unsigned long long)stats.prompt_tokens, stats.prefill_tokens_per_s,

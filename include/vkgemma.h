@@ -14,7 +14,7 @@
  *   }
  *
  *   int main(void) {
- *     vkgemma_model_params mp = {sizeof mp};         // every struct starts with its size
+ *     vkgemma_model_params mp = {.struct_size = sizeof mp};  // every struct starts with its size
  *     vkgemma_model_default_params(&mp);
  *     vkgemma_model *model = NULL;
  *     if (vkgemma_model_load("gemma-4-e2b-it-Q4_K_M.gguf", &mp, &model) != VKGEMMA_OK) {
@@ -33,7 +33,7 @@
  *     vkgemma_tokenize(model, prompt, prompt_len, VKGEMMA_TOKENIZE_PARSE_SPECIAL,
  *                      tokens, 1024, &n_tokens);
  *
- *     vkgemma_sampler_params sp = {sizeof sp};
+ *     vkgemma_sampler_params sp = {.struct_size = sizeof sp};
  *     vkgemma_sampler_default_params(&sp);
  *     sp.n_predict = 256;
  *     vkgemma_generate(session, tokens, n_tokens, &sp, on_token, NULL, NULL);
@@ -55,11 +55,11 @@
  * - NULL handles and pointers, out-of-range values and misuse return VKGEMMA_INVALID_ARGUMENT;
  *   no C++ exception ever leaves the library. The *_free functions accept NULL (and return OK).
  * - Structs: the first member is `size_t struct_size`, which the caller sets to sizeof(struct)
- *   before passing it (`vkgemma_model_params p = {sizeof p};`). This keeps old binaries working
- *   when later versions append members: the library reads/writes only the first struct_size
- *   bytes (a struct_size smaller than the first published layout is INVALID_ARGUMENT; members the
- *   library does not know of are ignored on input and zeroed on output). Params structs are
- *   always passed by pointer; NULL params mean "defaults".
+ *   before passing it (`vkgemma_model_params p = {.struct_size = sizeof p};`, C99 / C++20).
+ *   This keeps old binaries working when later versions append members: the library reads /
+ *   writes only the first struct_size bytes (a struct_size smaller than the first published
+ *   layout is INVALID_ARGUMENT; members the library does not know of are ignored on input and
+ *   zeroed on output). Params structs are always passed by pointer; NULL params mean "defaults".
  * - Text is UTF-8, passed as pointer + length (no NUL terminator needed). Text the library
  *   returns in caller buffers is NUL-terminated.
  * - Caller-provided output buffers follow llama.h's required-size rule: the needed size is always
@@ -82,8 +82,10 @@
  * - A session keeps its model alive: vkgemma_model_free() may be called while sessions exist;
  *   the weights are released when the last session of the model is freed. vkgemma_model_free()
  *   must not race with other calls that use the same model handle.
- * - The Vulkan instance is process-wide and each physical device is opened once, shared by every
- *   model on it; both are released when the last model using them is freed.
+ * - The Vulkan instance is process-wide and the device is opened once, shared by every model on
+ *   it; both are released when the last model using them is freed. Models on two different
+ *   physical devices cannot be loaded at the same time (yet): the second load returns
+ *   VKGEMMA_INVALID_ARGUMENT.
  * - vkgemma_last_error() is per thread.
  *
  * Environment: VKGEMMA_DEVICE (device index when params ask for automatic choice),
@@ -210,12 +212,13 @@ VKGEMMA_API vkgemma_status vkgemma_model_default_params(vkgemma_model_params *pa
 /* Map the GGUF at `path`, validate it as a Gemma 4 model, read its tokenizer, open the device and
  * upload the device-resident weights (the per-layer-embedding table stays in the file mapping
  * and is paged by rows). params NULL: defaults.
+ * Steps, in order: progress(0), open the file, open the device, parse and upload.
  * Returns OK (*out_model set; free it with vkgemma_model_free); INVALID_ARGUMENT (path/out_model
- * NULL, bad struct_size, device_index out of range); FILE_ERROR (cannot open/read the file);
- * MODEL_ERROR (not a valid GGUF, not Gemma 4, unsupported tensor type, bad tokenizer);
- * NO_DEVICE (no usable Vulkan device); OUT_OF_MEMORY; CANCELLED (the progress callback returned
- * false); DEVICE_ERROR; INTERNAL. On failure *out_model is NULL and everything allocated for the
- * load is released. */
+ * NULL, bad struct_size, device_index out of range, another device in use); FILE_ERROR (cannot
+ * open/read the file); MODEL_ERROR (not a valid GGUF, not Gemma 4, unsupported tensor type, bad
+ * tokenizer); NO_DEVICE (no usable Vulkan device); OUT_OF_MEMORY; CANCELLED (the progress
+ * callback returned false); DEVICE_ERROR; INTERNAL. On failure *out_model is NULL and everything
+ * allocated for the load is released. */
 VKGEMMA_API vkgemma_status vkgemma_model_load(const char *path, const vkgemma_model_params *params,
                                               vkgemma_model **out_model);
 
@@ -385,10 +388,12 @@ typedef enum vkgemma_stop_reason {
 } vkgemma_stop_reason;
 
 /* Evaluate prompt[0, n_prompt) after the session's history, then sample up to
- * sampler->n_predict tokens, delivering each to callback (may be NULL) as it is produced. The
- * prompt and the generated tokens become part of the history, so a later call continues the
- * conversation. sampler NULL: default sampler params. *stop_reason (if not NULL) says why it
- * stopped. The same Session code runs `vkgemma run`: for the same model, prompt tokens and sampler
+ * sampler->n_predict tokens, delivering each to callback (may be NULL) as it is produced.
+ * sampler NULL: default sampler params. *stop_reason (if not NULL) says why it stopped.
+ * History: the prompt and every delivered token except the last become part of the history
+ * (the last one was sampled but not evaluated; neither is an end-of-generation token). To
+ * continue the conversation, begin the next prompt with the last delivered token; or reset and
+ * evaluate the whole conversation again. vkgemma_stats.n_past is the history length. The same Session code runs `vkgemma run`: for the same model, prompt tokens and sampler
  * params the text is the same.
  * Returns OK (also when it stopped at the context end or because the callback returned false);
  * INVALID_ARGUMENT (session/prompt NULL, n_prompt 0, bad sampler values, an id outside the
