@@ -166,6 +166,35 @@ uint64_t GgufWriter::file_size() const {
   return n;
 }
 
+std::vector<uint8_t> GgufWriter::header_bytes() const {
+  std::vector<uint8_t> out;
+  out.reserve(static_cast<size_t>(data_offset()));
+  auto put_bytes = [&out](const void* p, size_t n) {
+    out.insert(out.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
+  };
+  const uint32_t version = 3;
+  const uint64_t n_tensors = tensors_.size();
+  put_bytes("GGUF", 4);
+  put_bytes(&version, 4);
+  put_bytes(&n_tensors, 8);
+  put_bytes(&n_kv_, 8);
+  put_bytes(kv_bytes_.data(), kv_bytes_.size());
+  uint64_t off = 0;  // the offsets layout() assigns
+  for (const auto& t : tensors_) {
+    const uint64_t len = t.name.size();
+    const uint32_t type = static_cast<uint32_t>(t.type);
+    put_bytes(&len, 8);
+    put_bytes(t.name.data(), t.name.size());
+    put_bytes(&t.n_dims, 4);
+    put_bytes(t.ne.data(), 8ull * t.n_dims);
+    put_bytes(&type, 4);
+    put_bytes(&off, 8);
+    off = align_up(off + t.n_bytes, alignment_);
+  }
+  out.resize(static_cast<size_t>(align_up(out.size(), alignment_)), 0);
+  return out;
+}
+
 void GgufWriter::emit(const void* data, size_t n) {
   if (n == 0) return;
   if (mem_) {

@@ -85,6 +85,10 @@ class GgufWriter {
   /// (= the data section offset), and the whole file.
   uint64_t data_offset() const;
   uint64_t file_size() const;
+  /// The first data_offset() bytes of the file (header, KVs, tensor table, padding) as begin()
+  /// would write them, without starting output; declarations stay open. Lets a caller lay out a
+  /// file whose data it writes some other way (e.g. a sparse all-zero data section).
+  std::vector<uint8_t> header_bytes() const;
 
   // --- streaming output -------------------------------------------------------------------------
   /// Write the header, KVs and tensor table to path (or to out) and start the data section.

@@ -63,6 +63,10 @@ struct DeviceCaps {
   uint32_t transfer_family = UINT32_MAX;      // a transfer-only family, or UINT32_MAX if none
   bool memory_budget_ext = false;
 
+  // Device profile in force (profiles.h): "" when none.
+  std::string profile;
+  uint32_t profile_subgroup_size = 0;  // the emulated device's nominal subgroup size (informational)
+
   bool subgroup_arith() const { return (subgroup_ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0; }
   bool has_transfer_queue() const { return transfer_family != UINT32_MAX; }
   uint64_t device_local_bytes() const;

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "memory.h"
+#include "profiles.h"
 
 namespace vkg {
 
@@ -154,6 +155,21 @@ Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
     throw VkError(fmt::format("device index {} out of range: {} device(s) found", index, all.size()));
   caps_ = all[index];
   physical_ = instance.physical_device(index);
+  std::string profile = opts.profile.value_or("");
+  if (!opts.profile)
+    if (const char* v = std::getenv("VKGEMMA_DEVICE_PROFILE"); v && *v) profile = v;
+  if (!profile.empty()) {
+    const DeviceProfile* p = nullptr;
+    try {
+      p = &device_profile(profile);
+    } catch (const std::invalid_argument& e) {
+      throw VkError(e.what(), VK_ERROR_FEATURE_NOT_PRESENT);
+    }
+    if (p->requires_uma && !caps_.uma)
+      throw VkError(fmt::format("profile '{}' emulates a unified-memory device, but '{}' is not UMA", p->name,
+                                caps_.name), VK_ERROR_FEATURE_NOT_PRESENT);
+    apply_profile(caps_, *p);
+  }
   if (caps_.api_version < VK_API_VERSION_1_2)
     throw VkError(fmt::format("device '{}' supports Vulkan {} but vkgemma needs 1.2", caps_.name,
                               caps_.api_version_string()), VK_ERROR_FEATURE_NOT_PRESENT);
@@ -183,12 +199,14 @@ Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
   VkPhysicalDeviceFeatures2 want{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &e11};
   want.features.shaderInt64 = have.features.shaderInt64;
   want.features.shaderInt16 = have.features.shaderInt16;
-  e11.storageBuffer16BitAccess = f11.storageBuffer16BitAccess;
-  e11.uniformAndStorageBuffer16BitAccess = f11.uniformAndStorageBuffer16BitAccess;
-  e12.storageBuffer8BitAccess = f12.storageBuffer8BitAccess;
-  e12.uniformAndStorageBuffer8BitAccess = f12.uniformAndStorageBuffer8BitAccess;
-  e12.shaderFloat16 = f12.shaderFloat16;
-  e12.shaderInt8 = f12.shaderInt8;
+  // Optional features follow the capability record (a profile may have removed them: then a
+  // shader that needs them fails validation instead of silently working).
+  e11.storageBuffer16BitAccess = caps_.storage16 && f11.storageBuffer16BitAccess;
+  e11.uniformAndStorageBuffer16BitAccess = caps_.storage16 && f11.uniformAndStorageBuffer16BitAccess;
+  e12.storageBuffer8BitAccess = caps_.storage8 && f12.storageBuffer8BitAccess;
+  e12.uniformAndStorageBuffer8BitAccess = caps_.storage8 && f12.uniformAndStorageBuffer8BitAccess;
+  e12.shaderFloat16 = caps_.fp16_arith && f12.shaderFloat16;
+  e12.shaderInt8 = caps_.int8_arith && f12.shaderInt8;
   e12.timelineSemaphore = VK_TRUE;
   e12.hostQueryReset = f12.hostQueryReset;
   VkPhysicalDeviceSubgroupSizeControlFeatures sgc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};

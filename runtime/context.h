@@ -61,6 +61,17 @@ struct DeviceOptions {
   std::optional<uint32_t> index;                 // default: VKGEMMA_DEVICE env, else choose_device()
   std::optional<std::filesystem::path> cache_dir;  // pipeline cache dir; default: user_cache_dir()
   bool pipeline_cache = true;
+  std::optional<std::string> profile;             // device profile (profiles.h); default: VKGEMMA_DEVICE_PROFILE env
+};
+
+/// What a created pipeline uses, reflected from its SPIR-V after specialization (for tests and
+/// `vkgemma devices`): enforcement of the capability record is checked against this log.
+struct PipelineRecord {
+  std::string shader;
+  uint32_t local_size[3] = {1, 1, 1};
+  uint64_t shared_bytes = 0;
+  bool subgroup_arith = false, fp16 = false, int8 = false;
+  std::vector<uint32_t> spec;
 };
 
 /// The per-user cache directory: $VKGEMMA_CACHE_DIR, else $XDG_CACHE_HOME/vkgemma, else
@@ -92,6 +103,16 @@ class Device {
   /// Serializes vkQueueSubmit on a queue shared by several threads.
   std::mutex& queue_mutex(VkQueue q) { return q == compute_queue_ ? compute_mutex_ : transfer_mutex_; }
 
+  /// Every pipeline created on this device, in order.
+  std::vector<PipelineRecord> pipeline_log() const {
+    std::lock_guard lock(log_mutex_);
+    return pipeline_log_;
+  }
+  void record_pipeline(PipelineRecord r) {
+    std::lock_guard lock(log_mutex_);
+    pipeline_log_.push_back(std::move(r));
+  }
+
   VkPipelineCache pipeline_cache() const { return pipeline_cache_; }
   /// Path of the on-disk pipeline cache ("" when disabled).
   const std::filesystem::path& pipeline_cache_path() const { return cache_path_; }
@@ -114,6 +135,8 @@ class Device {
   std::filesystem::path cache_path_;
   bool cache_loaded_ = false;
   std::unique_ptr<Allocator> allocator_;
+  mutable std::mutex log_mutex_;
+  std::vector<PipelineRecord> pipeline_log_;
 };
 
 } // namespace vkg

@@ -6,6 +6,7 @@
 
 #include "context.h"
 #include "shader_registry.h"
+#include "spirv_reflect.h"
 
 namespace vkg {
 
@@ -34,6 +35,7 @@ void Kernel::create(const shaders::EmbeddedShader& shader) {
   Device& dev = dev_;
   const auto& caps = dev.caps();
   const auto* found = &shader;
+  enforce_caps(shader);
   VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
   smci.codeSize = found->n_words * 4;
   smci.pCode = found->words;
@@ -77,6 +79,40 @@ void Kernel::create(const shaders::EmbeddedShader& shader) {
   if (r != VK_SUCCESS) {
     throw VkError(fmt::format("creating pipeline for shader '{}' failed: {}", desc_.shader, vk_result_name(r)), r);
   }
+}
+
+void Kernel::enforce_caps(const shaders::EmbeddedShader& shader) {
+  // Reflect the specialized module and refuse what the capability record (possibly lowered by a
+  // device profile) does not allow, naming the shader and the limit.
+  const auto& caps = dev_.caps();
+  const SpirvInfo info = reflect_spirv({shader.words, shader.n_words}, desc_.spec);
+  const uint64_t inv = uint64_t(info.local_size[0]) * info.local_size[1] * info.local_size[2];
+  auto fail = [&](const std::string& what) {
+    throw VkError(fmt::format("shader '{}' {} (device '{}'{})", desc_.shader, what, caps.name,
+                              caps.profile.empty() ? "" : ", profile " + caps.profile),
+                  VK_ERROR_FEATURE_NOT_PRESENT);
+  };
+  if (inv > caps.max_workgroup_invocations)
+    fail(fmt::format("uses {} invocations per workgroup, over the limit of {}", inv, caps.max_workgroup_invocations));
+  for (int i = 0; i < 3; ++i)
+    if (info.local_size[i] > caps.max_workgroup_size[i])
+      fail(fmt::format("has workgroup size {} in dimension {}, over the limit of {}", info.local_size[i], i,
+                       caps.max_workgroup_size[i]));
+  if (info.shared_bytes > caps.max_shared_memory)
+    fail(fmt::format("uses {} bytes of shared memory, over the limit of {}", info.shared_bytes, caps.max_shared_memory));
+  const bool arith = info.has(kSpvCapGroupNonUniformArithmetic) || info.has(kSpvCapGroupNonUniformClustered);
+  if (arith && !caps.subgroup_arith()) fail("needs subgroup arithmetic, which the device lacks");
+  if (info.has(kSpvCapFloat16) && !caps.fp16_arith) fail("needs fp16 arithmetic, which the device lacks");
+  if (info.has(kSpvCapInt8) && !caps.int8_arith) fail("needs int8 arithmetic, which the device lacks");
+  PipelineRecord rec;
+  rec.shader = desc_.shader;
+  std::copy(info.local_size, info.local_size + 3, rec.local_size);
+  rec.shared_bytes = info.shared_bytes;
+  rec.subgroup_arith = arith;
+  rec.fp16 = info.has(kSpvCapFloat16);
+  rec.int8 = info.has(kSpvCapInt8);
+  rec.spec = desc_.spec;
+  dev_.record_pipeline(std::move(rec));
 }
 
 Kernel::~Kernel() { destroy(); }

@@ -39,6 +39,7 @@ class Kernel {
 
  private:
   void create(const shaders::EmbeddedShader& shader);
+  void enforce_caps(const shaders::EmbeddedShader& shader);
   void destroy();
   Device& dev_;
   KernelDesc desc_;

@@ -39,6 +39,15 @@ uint32_t Allocator::choose_type(uint32_t bits, MemoryUsage usage) const {
 }
 
 VkDeviceMemory Allocator::allocate_memory(uint64_t size, uint32_t type, uint8_t** mapped) {
+  const auto& caps = dev_.caps();
+  if (size > caps.max_allocation_size)
+    throw VkError(fmt::format("an allocation of {:.1f} MiB exceeds the device's maximum single allocation of {:.1f} MiB",
+                              size / 1048576.0, caps.max_allocation_size / 1048576.0),
+                  VK_ERROR_OUT_OF_DEVICE_MEMORY);
+  if (is_device_local(type) && stats_.device_local_allocated + size > caps.device_local_bytes())
+    throw VkError(fmt::format("needs at least {:.0f} MiB of device memory (have {:.0f} MiB)",
+                              (stats_.device_local_allocated + size) / 1048576.0, caps.device_local_bytes() / 1048576.0),
+                  VK_ERROR_OUT_OF_DEVICE_MEMORY);
   VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
   ai.allocationSize = size;
   ai.memoryTypeIndex = type;

@@ -13,6 +13,8 @@ namespace vkg::cli {
 void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx) {
   cmd->add_option("-m,--model", a.model, "GGUF model file (default: the built-in tiny random-weight model)");
   cmd->add_option("--device", a.device, "Vulkan device index (see `vkgemma devices`)");
+  cmd->add_option("--device-profile", a.profile,
+                  "Emulate a weaker device: pi5-v3d, mali-valhall, adreno-7xx, desktop, minimal");
   if (with_ctx) {
     cmd->add_option("-c,--ctx", a.n_ctx, "Context length in tokens")->check(CLI::Range(1u, 1u << 20));
     cmd->add_option("-b,--batch", a.batch, "Prefill chunk (tokens per forward step)")->check(CLI::Range(1u, 4096u));
@@ -51,6 +53,7 @@ Loaded load(const ModelArgs& a) {
   l.instance = std::make_unique<Instance>();
   DeviceOptions dopt;
   if (a.device >= 0) dopt.index = static_cast<uint32_t>(a.device);
+  if (!a.profile.empty()) dopt.profile = a.profile;
   l.device = std::make_unique<Device>(*l.instance, dopt);
   std::filesystem::path path = a.model;
   if (path.empty()) {

@@ -18,6 +18,7 @@ namespace vkg::cli {
 struct ModelArgs {
   int device = -1;          // -1: VKGEMMA_DEVICE or automatic choice
   std::string model;        // empty: the built-in tiny model
+  std::string profile;      // device profile (pi5-v3d, ...); empty: VKGEMMA_DEVICE_PROFILE or none
   uint32_t n_ctx = 4096;
   uint32_t batch = 512;
   bool quiet = false;

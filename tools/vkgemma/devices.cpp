@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "context.h"
+#include "profiles.h"
 
 namespace vkg::cli {
 namespace {
@@ -28,7 +29,7 @@ nlohmann::json caps_json(const DeviceCaps& c) {
       {"compute_family", c.compute_family},
       {"transfer_family", c.has_transfer_queue() ? nlohmann::json(c.transfer_family) : nlohmann::json(nullptr)},
       {"timeline_semaphore", c.timeline_semaphore}, {"memory_budget", c.memory_budget_ext},
-      {"timestamps", c.timestamps},
+      {"timestamps", c.timestamps}, {"profile", c.profile},
   };
 }
 
@@ -56,15 +57,25 @@ void print_table(const DeviceCaps& c, bool chosen) {
   row("transfer-only queue", c.has_transfer_queue() ? fmt::format("family {}", c.transfer_family) : "none");
   row("timeline semaphores", yn(c.timeline_semaphore));
   row("VK_EXT_memory_budget", yn(c.memory_budget_ext));
+  if (!c.profile.empty())
+    row("profile", c.profile + (c.profile_subgroup_size ? fmt::format(" (nominal subgroup size {})",
+                                                                       c.profile_subgroup_size) : ""));
 }
 
 void add_devices(CLI::App& app) {
   auto* cmd = app.add_subcommand("devices", "List Vulkan devices and their probed capabilities");
   auto json = std::make_shared<bool>(false);
+  auto profile = std::make_shared<std::string>();
   cmd->add_flag("--json", *json, "Machine-readable output");
-  cmd->callback([json] {
+  cmd->add_option("--profile", *profile, "Show the capabilities as lowered by a device profile "
+                                          "(pi5-v3d, mali-valhall, adreno-7xx, desktop, minimal)");
+  cmd->callback([json, profile] {
     Instance instance;
-    const auto& devs = instance.devices();
+    auto devs = instance.devices();
+    if (!profile->empty()) {
+      const auto& p = device_profile(*profile);
+      for (auto& d : devs) apply_profile(d, p);
+    }
     const uint32_t chosen = choose_device(devs);
     if (*json) {
       nlohmann::json out = {{"chosen", chosen}, {"devices", nlohmann::json::array()}};

@@ -1,0 +1,10 @@
+# End-to-end CLI runs on the built-in tiny model (generated into the test cache dir on first use).
+add_test(NAME cli_run_builtin COMMAND $<TARGET_FILE:vkgemma> run -p "Why is the sky blue?" -n 8 --seed 3)
+set_tests_properties(cli_run_builtin PROPERTIES LABELS e2e
+  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
+  PASS_REGULAR_EXPRESSION "decode [0-9]+ tok" FAIL_REGULAR_EXPRESSION "validation\\]")
+add_test(NAME cli_chat_pipe COMMAND sh -c
+  "printf 'Hello there\\nTell me more\\n/reset\\nAgain\\n/exit\\n' | $<TARGET_FILE:vkgemma> chat -n 6 --greedy")
+set_tests_properties(cli_chat_pipe PROPERTIES LABELS e2e
+  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
+  PASS_REGULAR_EXPRESSION "history cleared.*decode" FAIL_REGULAR_EXPRESSION "validation\\]|error")

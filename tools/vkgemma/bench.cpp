@@ -1,0 +1,197 @@
+// `vkgemma bench`: prefill and decode speed, load time, memory, PLE paging and the decode
+// roofline, llama-bench style (pp512 = prefill of 512 tokens, tg128 = 128 decoded tokens).
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <random>
+
+#include "commands.h"
+#include "common.h"
+
+namespace vkg::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+/// Host memcpy bandwidth (GB/s) over a buffer larger than the caches: the memory roofline of a
+/// UMA device like lavapipe, where the GPU reads weights from the same DRAM.
+double memcpy_gbps() {
+  const size_t n = 256ull << 20;
+  std::vector<uint8_t> a(n, 1), b(n, 2);
+  double best = 0;
+  for (int r = 0; r < 3; ++r) {
+    auto t0 = Clock::now();
+    std::memcpy(b.data(), a.data(), n);
+    auto t1 = Clock::now();
+    best = std::max(best, 2.0 * n / (ms(t0, t1) * 1e6));  // read + write
+  }
+  return best;
+}
+
+uint64_t peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+}
+
+struct Series {
+  std::vector<double> v;
+  nlohmann::json json() const {
+    auto s = v;
+    std::sort(s.begin(), s.end());
+    if (s.empty()) return nullptr;
+    return {{"min", s.front()}, {"median", s[s.size() / 2]}, {"max", s.back()}, {"n", s.size()}};
+  }
+  double median() const {
+    auto s = v;
+    std::sort(s.begin(), s.end());
+    return s.empty() ? 0 : s[s.size() / 2];
+  }
+};
+
+std::vector<int32_t> random_tokens(uint32_t n, uint32_t n_vocab, std::mt19937& rng) {
+  // Skip the low ids (control tokens in Gemma vocabularies); BOS first as a real prompt has.
+  std::uniform_int_distribution<int32_t> d(std::min<int32_t>(256, n_vocab - 1), int32_t(n_vocab) - 1);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = d(rng);
+  t[0] = 2 < n_vocab ? 2 : 0;
+  return t;
+}
+
+void add_bench(CLI::App& app) {
+  struct Args {
+    ModelArgs model;
+    std::vector<uint32_t> pp = {128, 512};
+    uint32_t tg = 32;
+    std::vector<uint32_t> depths = {128};
+    int reps = 3;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("bench", "Measure prefill/decode speed, load time and memory");
+  add_model_args(cmd, a->model, false);
+  cmd->add_option("-p,--n-prompt", a->pp, "Prefill sizes (ppN)")->delimiter(',');
+  cmd->add_option("-n,--n-gen", a->tg, "Decoded tokens per decode run (tgN)");
+  cmd->add_option("-d,--depth", a->depths, "Context depths (tokens already in the KV cache) for decode")
+      ->delimiter(',');
+  cmd->add_option("-r,--repetitions", a->reps, "Repetitions (min/median/max reported)")->check(CLI::Range(1, 100));
+  cmd->add_option("-b,--batch", a->model.batch, "Prefill chunk");
+  cmd->add_flag("--json", a->json, "Machine-readable output");
+  cmd->callback([a] {
+    const double bw = memcpy_gbps();
+    const uint64_t rss0 = peak_rss_bytes();
+    auto t0 = Clock::now();
+    Loaded l = load(a->model);
+    const double load_ms = ms(t0, Clock::now());
+    const bool warm_cache = l.device->pipeline_cache_loaded();
+    const auto& cfg = l.model->config();
+    uint32_t max_pp = 0, max_depth = 0;
+    for (auto p : a->pp) max_pp = std::max(max_pp, p);
+    for (auto d : a->depths) max_depth = std::max(max_depth, d);
+    const uint32_t n_ctx = std::max(max_pp, max_depth + a->tg) + 1;
+    Gemma4Forward fwd(*l.device, l.model->gemma(), l.model->weights(),
+                      {.n_ctx = n_ctx, .max_batch = a->model.batch});
+    std::mt19937 rng(1234);
+    std::vector<float> logits;
+    nlohmann::json results = nlohmann::json::array();
+    double ttft_ms = 0;
+
+    // Warm-up: records the command lists of both shapes and touches the weights once.
+    fwd.eval(random_tokens(std::min(a->model.batch, n_ctx - 1), cfg.n_vocab, rng), false, logits);
+    fwd.reset();
+    for (uint32_t p : a->pp) {
+      Series tps;
+      for (int r = 0; r < a->reps; ++r) {
+        fwd.reset();
+        auto toks = random_tokens(p, cfg.n_vocab, rng);
+        auto s = Clock::now();
+        fwd.eval(toks, false, logits);
+        const double t = ms(s, Clock::now());
+        tps.v.push_back(p * 1000.0 / t);
+        if (p == a->pp.front() && r == 0) ttft_ms = t;
+      }
+      results.push_back({{"test", fmt::format("pp{}", p)}, {"tok_s", tps.json()}});
+    }
+    const auto ple0 = fwd.ple_stats();
+    uint64_t decoded = 0;
+    double decode_ms_total = 0;
+    for (uint32_t d : a->depths) {
+      Series tps;
+      for (int r = 0; r < a->reps; ++r) {
+        fwd.reset();
+        if (d > 0) fwd.eval(random_tokens(d, cfg.n_vocab, rng), false, logits);
+        int32_t next = random_tokens(1, cfg.n_vocab, rng)[0];
+        auto s = Clock::now();
+        for (uint32_t i = 0; i < a->tg; ++i) {
+          fwd.eval(std::span<const int32_t>(&next, 1), false, logits);
+          next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        }
+        const double t = ms(s, Clock::now());
+        tps.v.push_back(a->tg * 1000.0 / t);
+        decoded += a->tg;
+        decode_ms_total += t;
+      }
+      results.push_back({{"test", fmt::format("tg{}@d{}", a->tg, d)}, {"tok_s", tps.json()}});
+    }
+    const auto ple1 = fwd.ple_stats();
+    const uint64_t weight_bytes = l.model->device_bytes();
+    // Decode reads every device-set weight once per token (the LM head included).
+    const double roofline_tok_s = bw * 1e9 / double(weight_bytes);
+    const double decode_tok_s = decoded ? decoded * 1000.0 / decode_ms_total : 0;
+    const auto mem = l.device->allocator().stats();
+    nlohmann::json out = {
+        {"model", l.model->file().source()},
+        {"device", l.device->caps().name},
+        {"n_layer", cfg.n_layer}, {"n_embd", cfg.n_embd}, {"n_vocab", cfg.n_vocab},
+        {"load_ms", load_ms},
+        {"pipeline_cache", warm_cache ? "warm" : "cold"},
+        {"ttft_ms", ttft_ms},
+        {"results", results},
+        {"memcpy_gb_s", bw},
+        {"device_weight_bytes", weight_bytes},
+        {"host_paged_bytes", l.model->host_paged_bytes()},
+        {"device_local_bytes", mem.device_local_allocated},
+        {"kv_bytes", fwd.kv().plan().total_bytes},
+        {"session_bytes", fwd.session_bytes()},
+        {"peak_rss_bytes", peak_rss_bytes()},
+        {"rss_before_load_bytes", rss0},
+        {"ple_rows_per_token", decoded ? double(ple1.rows - ple0.rows) / decoded : 0.0},
+        {"ple_bytes_per_token", decoded ? double(ple1.bytes - ple0.bytes) / decoded : 0.0},
+        {"ple_gather_ms_per_token", decoded ? (ple1.gather_ms - ple0.gather_ms) / decoded : 0.0},
+        {"decode_roofline_tok_s", roofline_tok_s},
+        {"decode_fraction_of_roofline", roofline_tok_s > 0 ? decode_tok_s / roofline_tok_s : 0.0},
+    };
+    if (a->json) {
+      std::cout << out.dump(2) << "\n";
+      return;
+    }
+    std::cout << fmt::format("model: {}  device: {}\n", l.model->file().source(), l.device->caps().name);
+    std::cout << fmt::format("| {:<14} | {:>10} | {:>10} | {:>10} |\n", "test", "min t/s", "median t/s", "max t/s");
+    std::cout << "|----------------|------------|------------|------------|\n";
+    for (const auto& r : results)
+      std::cout << fmt::format("| {:<14} | {:>10.2f} | {:>10.2f} | {:>10.2f} |\n", r["test"].get<std::string>(),
+                               r["tok_s"]["min"].get<double>(), r["tok_s"]["median"].get<double>(),
+                               r["tok_s"]["max"].get<double>());
+    std::cout << fmt::format(
+        "load {:.0f} ms ({} pipeline cache), TTFT {:.0f} ms (pp{})\n"
+        "device-local {:.1f} MiB (weights {:.1f} MiB, KV {:.1f} MiB, session {:.1f} MiB), host-paged PLE {:.1f} MiB, "
+        "peak RSS {:.1f} MiB\n"
+        "PLE per decoded token: {:.1f} rows, {:.0f} bytes, {:.3f} ms gather\n"
+        "memcpy {:.2f} GB/s -> decode roofline {:.2f} tok/s; measured {:.2f} tok/s = {:.0f}% of roofline\n",
+        load_ms, warm_cache ? "warm" : "cold", ttft_ms, a->pp.front(), mem.device_local_allocated / 1048576.0,
+        weight_bytes / 1048576.0, fwd.kv().plan().total_bytes / 1048576.0, fwd.session_bytes() / 1048576.0,
+        l.model->host_paged_bytes() / 1048576.0, peak_rss_bytes() / 1048576.0,
+        out["ple_rows_per_token"].get<double>(), out["ple_bytes_per_token"].get<double>(),
+        out["ple_gather_ms_per_token"].get<double>(), bw, roofline_tok_s, decode_tok_s,
+        100.0 * out["decode_fraction_of_roofline"].get<double>());
+  });
+}
+VKG_CLI_COMMAND(add_bench);
+
+}  // namespace
+}  // namespace vkg::cli

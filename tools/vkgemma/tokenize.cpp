@@ -1,0 +1,50 @@
+// `vkgemma tokenize -m FILE -p TEXT`: the model's tokenization of a text, printed like
+// llama-tokenize ("id -> 'piece'" per line, or "[id, id, ...]" with --ids).
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "gguf.h"
+#include "gguf_vocab.h"
+#include "tokenizer.h"
+
+namespace vkg::cli {
+namespace {
+
+struct TokenizeArgs {
+  std::string model, prompt;
+  bool ids = false, no_bos = false, special = false;
+};
+
+void add_tokenize(CLI::App& app) {
+  auto* cmd = app.add_subcommand("tokenize", "Tokenize a text with a GGUF's vocabulary");
+  auto a = std::make_shared<TokenizeArgs>();
+  cmd->add_option("-m,--model", a->model, "GGUF model file (its tokenizer.ggml.* metadata is used)")->required();
+  cmd->add_option("-p,--prompt", a->prompt, "Text to tokenize")->required();
+  cmd->add_flag("--ids", a->ids, "Print only the ids, as [1, 2, 3]");
+  cmd->add_flag("--no-bos", a->no_bos, "Do not prepend the BOS token");
+  cmd->add_flag("--special", a->special, "Parse control-token text such as <|turn> into those tokens");
+  cmd->callback([a] {
+    const GgufFile f = GgufFile::open(a->model);
+    if (!gguf_has_vocab(f)) throw GgufError(fmt::format("{}: no tokenizer metadata (tokenizer.ggml.model)", f.source()));
+    const Tokenizer tok(read_vocab(f));
+    const bool add_bos = !a->no_bos && tok.vocab().add_bos && tok.bos_id() >= 0;
+    const std::vector<int32_t> ids = tok.encode(a->prompt, add_bos, a->special);
+    std::string out;
+    if (a->ids) {
+      out = "[";
+      for (size_t i = 0; i < ids.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", ids[i]);
+      out += "]\n";
+    } else {
+      for (int32_t id : ids) out += fmt::format("{:>6} -> '{}'\n", id, tok.piece(id));
+    }
+    std::cout << out;
+  });
+}
+
+VKG_CLI_COMMAND(add_tokenize);
+
+}  // namespace
+}  // namespace vkg::cli
