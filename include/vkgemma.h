@@ -89,6 +89,7 @@
  * - vkgemma_last_error() is per thread.
  *
  * Environment: VKGEMMA_DEVICE (device index when params ask for automatic choice),
+ * VKGEMMA_DEVICE_PROFILE (emulate a weaker device, see `vkgemma devices --profile`),
  * VKGEMMA_VALIDATION=1 (Khronos validation layer), VKGEMMA_CACHE_DIR (pipeline cache directory).
  */
 #ifndef VKGEMMA_H
