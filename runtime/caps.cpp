@@ -104,6 +104,8 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
   c.max_push_constants = p.limits.maxPushConstantsSize;
   c.max_storage_buffers_per_stage = p.limits.maxPerStageDescriptorStorageBuffers;
   c.min_storage_buffer_offset_alignment = p.limits.minStorageBufferOffsetAlignment;
+  c.max_texel_buffer_elements = p.limits.maxTexelBufferElements;
+  c.min_texel_buffer_offset_alignment = p.limits.minTexelBufferOffsetAlignment;
   c.timestamp_period_ns = p.limits.timestampPeriod;
 
   VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};

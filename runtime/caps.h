@@ -50,6 +50,8 @@ struct DeviceCaps {
   uint32_t max_storage_buffers_per_stage = 8;
   uint64_t max_allocation_size = 1ull << 30;
   uint64_t min_storage_buffer_offset_alignment = 256;
+  uint64_t max_texel_buffer_elements = 65536;          // texels per uniform texel buffer view
+  uint64_t min_texel_buffer_offset_alignment = 256;
   float timestamp_period_ns = 1.0f;
   bool timestamps = false;
 

@@ -43,7 +43,10 @@ void Kernel::create(const shaders::EmbeddedShader& shader) {
 
   std::vector<VkDescriptorSetLayoutBinding> bindings(desc_.n_buffers);
   for (uint32_t i = 0; i < desc_.n_buffers; ++i)
-    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    bindings[i] = {i,
+                   (desc_.texel_bindings >> i) & 1u ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                    : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                   1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
   VkDescriptorSetLayoutCreateInfo dslci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
   dslci.bindingCount = desc_.n_buffers;
   dslci.pBindings = bindings.data();

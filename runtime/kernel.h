@@ -15,12 +15,17 @@ class Device;
 /// Interface convention shared by all shaders: descriptor set 0 holds n_buffers storage
 /// buffers at bindings 0..n_buffers-1; one push-constant block of push_bytes bytes;
 /// specialization constant i = spec[i] (constant_id 0 is the workgroup size X by convention).
+/// Bindings flagged in texel_bindings are read-only uniform texel buffers of
+/// VK_FORMAT_R32G32B32A32_UINT texels (16 bytes; GLSL `uniform utextureBuffer`) instead of
+/// storage buffers: on CPU drivers (lavapipe) texel fetches are several times cheaper than
+/// storage-buffer loads. CommandList::dispatch creates the buffer views.
 struct KernelDesc {
   std::string shader;           // variant name in shaders/shaders.cmake
   uint32_t n_buffers = 1;
   uint32_t push_bytes = 0;      // must be a multiple of 4 and <= caps.max_push_constants
   std::vector<uint32_t> spec;   // specialization constants, ids 0..n-1
   uint32_t required_subgroup_size = 0;  // 0: driver's choice
+  uint32_t texel_bindings = 0;          // bit i: binding i is a uniform texel buffer (RGBA32UI)
 };
 
 /// A compute pipeline with its layouts. Created through the device's pipeline cache.

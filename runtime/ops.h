@@ -53,6 +53,12 @@ struct OpsVariants {
   uint32_t subgroup_size = 1;
   uint32_t max_workgroup_invocations = 128;
   uint32_t max_shared_memory = 16384;
+  // Derived tuning (also chosen in select_variants):
+  uint32_t matvec_wg = 32;       // matrix-vector: invocations per workgroup (one row each ...)
+  uint32_t matvec_rows = 2;      // ... times this many rows per invocation
+  uint32_t matmul_wg = 32;       // matrix-matrix (T >= 16): invocations (tokens) per workgroup,
+  uint32_t matmul_rows = 8;      // weight rows per workgroup,
+  uint32_t matmul_tokens = 4;    // tokens per invocation
   std::string describe() const;  // one line for `vkgemma devices`
 };
 
@@ -143,7 +149,9 @@ class Ops {
 
  private:
   const Kernel& kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
-                       const std::vector<uint32_t>& spec);
+                       const std::vector<uint32_t>& spec, uint32_t texel_bindings = 0);
+  void matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,
+                   const BufferRange& Y, uint32_t t0, uint32_t nc, bool accumulate);
   Device& dev_;
   OpsVariants v_;
   BufferRange scratch_;

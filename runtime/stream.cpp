@@ -64,6 +64,7 @@ CommandList::CommandList(Device& dev, QueueKind kind) : dev_(dev), kind_(kind) {
 CommandList::~CommandList() {
   VkDevice d = dev_.handle();
   for (auto p : desc_pools_) vkDestroyDescriptorPool(d, p, nullptr);
+  for (auto v : views_) vkDestroyBufferView(d, v, nullptr);
   if (queries_) vkDestroyQueryPool(d, queries_, nullptr);
   if (pool_) vkDestroyCommandPool(d, pool_, nullptr);
 }
@@ -71,6 +72,8 @@ CommandList::~CommandList() {
 void CommandList::begin() {
   check(vkResetCommandPool(dev_.handle(), pool_, 0), "vkResetCommandPool");
   for (auto p : desc_pools_) check(vkResetDescriptorPool(dev_.handle(), p, 0), "vkResetDescriptorPool");
+  for (auto v : views_) vkDestroyBufferView(dev_.handle(), v, nullptr);
+  views_.clear();
   desc_pool_in_use_ = 0;
   n_dispatch_ = 0;
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -83,11 +86,12 @@ void CommandList::end() { check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
 VkDescriptorSet CommandList::allocate_set(VkDescriptorSetLayout layout) {
   for (;;) {
     if (desc_pool_in_use_ == desc_pools_.size()) {
-      VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2048};
+      const VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2048},
+                                             {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1024}};
       VkDescriptorPoolCreateInfo ci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
       ci.maxSets = 256;
-      ci.poolSizeCount = 1;
-      ci.pPoolSizes = &size;
+      ci.poolSizeCount = 2;
+      ci.pPoolSizes = sizes;
       VkDescriptorPool p;
       check(vkCreateDescriptorPool(dev_.handle(), &ci, nullptr, &p), "vkCreateDescriptorPool");
       desc_pools_.push_back(p);
@@ -124,8 +128,33 @@ void CommandList::dispatch(const Kernel& k, std::span<const BufferRange> buffers
   VkDescriptorSet set = allocate_set(k.set_layout());
   std::vector<VkDescriptorBufferInfo> infos(buffers.size());
   std::vector<VkWriteDescriptorSet> writes(buffers.size());
+  std::vector<VkBufferView> views(buffers.size(), VK_NULL_HANDLE);
   for (size_t i = 0; i < buffers.size(); ++i) {
     infos[i] = {buffers[i].buffer, buffers[i].offset, buffers[i].range};
+    if ((k.desc().texel_bindings >> i) & 1u) {
+      // VK_WHOLE_SIZE stays whole (the view then covers floor((size - offset) / 16) texels).
+      const uint64_t range = buffers[i].range == VK_WHOLE_SIZE ? VK_WHOLE_SIZE : buffers[i].range & ~uint64_t{15};
+      if (buffers[i].offset % caps.min_texel_buffer_offset_alignment != 0 || range == 0 ||
+          (range != VK_WHOLE_SIZE && range / 16 > caps.max_texel_buffer_elements))
+        throw VkError(fmt::format("shader '{}': texel binding {} at offset {} with {} bytes (device needs offsets "
+                                  "aligned to {} and at most {} texels)",
+                                  k.desc().shader, i, buffers[i].offset, range,
+                                  caps.min_texel_buffer_offset_alignment, caps.max_texel_buffer_elements));
+      VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+      vi.buffer = buffers[i].buffer;
+      vi.format = VK_FORMAT_R32G32B32A32_UINT;
+      vi.offset = buffers[i].offset;
+      vi.range = range;
+      check(vkCreateBufferView(dev_.handle(), &vi, nullptr, &views[i]), "vkCreateBufferView");
+      views_.push_back(views[i]);
+      writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+      writes[i].dstSet = set;
+      writes[i].dstBinding = static_cast<uint32_t>(i);
+      writes[i].descriptorCount = 1;
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+      writes[i].pTexelBufferView = &views[i];
+      continue;
+    }
     if (buffers[i].range != VK_WHOLE_SIZE && buffers[i].range > caps.max_storage_buffer_range)
       throw VkError(fmt::format("shader '{}': binding {} spans {} bytes, over maxStorageBufferRange {}",
                                 k.desc().shader, i, buffers[i].range, caps.max_storage_buffer_range));

@@ -1,3 +1,45 @@
 # One line per shader variant: vkg_shader(NAME SOURCE [DEFINES ...]).
 vkg_shader(fill_u32 fill.comp)
 vkg_shader(copy_add_u32 copy_add.comp)
+
+# Weight types: name -> ggml type id.
+set(VKG_WTYPES F32=0 F16=1 BF16=30 Q4_0=2 Q4_1=3 Q5_0=6 Q5_1=7 Q8_0=8 Q4_K=12 Q5_K=13 Q6_K=14)
+foreach(tv ${VKG_WTYPES})
+  string(REPLACE "=" ";" tv ${tv})
+  list(GET tv 0 tn)
+  list(GET tv 1 ti)
+  string(TOLOWER ${tn} tl)
+  # matrix x vector (decode): g = any row layout, a = rows of whole texel-aligned units
+  vkg_shader(matvec_${tl}_g matvec.comp DEFINES WTYPE=${ti} ALIGNED=0)
+  vkg_shader(get_rows_${tl} get_rows.comp DEFINES WTYPE=${ti})
+  vkg_shader(matmul_${tl} matmul.comp DEFINES WTYPE=${ti})
+  if(tn MATCHES "^Q[458]_[01]$")
+    vkg_shader(matvec_${tl}_a matvec.comp DEFINES WTYPE=${ti} ALIGNED=1)
+  endif()
+endforeach()
+
+# Element-wise ops.
+vkg_shader(gelu_mul eltwise.comp DEFINES OP_GELU_MUL=1)
+vkg_shader(add_scale eltwise.comp DEFINES OP_ADD_SCALE=1)
+vkg_shader(scale eltwise.comp DEFINES OP_SCALE=1)
+vkg_shader(softcap eltwise.comp DEFINES OP_SOFTCAP=1)
+vkg_shader(rms_norm_sg rms_norm.comp DEFINES ADD=0 SUBGROUP=1)
+vkg_shader(rms_norm rms_norm.comp DEFINES ADD=0 SUBGROUP=0)
+vkg_shader(rms_norm_add_sg rms_norm.comp DEFINES ADD=1 SUBGROUP=1)
+vkg_shader(rms_norm_add rms_norm.comp DEFINES ADD=1 SUBGROUP=0)
+vkg_shader(rope_neox rope.comp)
+vkg_shader(kv_store_f16 kv_store.comp DEFINES F16=1)
+vkg_shader(kv_store_f32 kv_store.comp DEFINES F16=0)
+
+# Attention: compiled for head dims 128 / 256 / 512 (smaller multiples of 32 masked); F16 or F32 cache.
+foreach(hd 128 256 512)
+  vkg_shader(attention_h${hd}_f16 attention.comp DEFINES HD=${hd} F16=1)
+  vkg_shader(attention_h${hd}_f32 attention.comp DEFINES HD=${hd} F16=0)
+endforeach()
+vkg_shader(attn_merge attn_merge.comp)
+
+# Top-k / argmax: pass over floats or over candidate pairs, with or without subgroup arithmetic.
+vkg_shader(select_x_sg select.comp DEFINES PAIRS=0 SUBGROUP=1)
+vkg_shader(select_x select.comp DEFINES PAIRS=0 SUBGROUP=0)
+vkg_shader(select_p_sg select.comp DEFINES PAIRS=1 SUBGROUP=1)
+vkg_shader(select_p select.comp DEFINES PAIRS=1 SUBGROUP=0)

@@ -1,0 +1,155 @@
+// Ops: kernel cache, scratch, weight upload, and the small element-wise ops. Matrix ops are in
+// ops_matmul.cpp, attention in ops_attention.cpp, norms/rope in ops_norm.cpp, argmax/top-k
+// in ops_select.cpp; variants in variants.cpp.
+#include "ops.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "context.h"
+#include "kernel.h"
+#include "ops_internal.h"
+#include "stream.h"
+
+namespace vkg {
+namespace ops_detail {
+
+const WType* wtype(WeightTypeId id) {
+  static const WType kTypes[] = {
+      {0, "f32", 32, 128, 1},   {1, "f16", 32, 64, 1},    {30, "bf16", 32, 64, 1}, {2, "q4_0", 32, 18, 8},
+      {3, "q4_1", 32, 20, 4},   {6, "q5_0", 32, 22, 8},   {7, "q5_1", 32, 24, 2},  {8, "q8_0", 32, 34, 8},
+      {12, "q4_k", 256, 144, 1}, {13, "q5_k", 256, 176, 1}, {14, "q6_k", 256, 210, 1},
+  };
+  for (const auto& t : kTypes)
+    if (t.id == id) return &t;
+  return nullptr;
+}
+
+TexelBinding texel_binding(const Device& dev, const BufferRange& r, uint64_t bytes, const char* what) {
+  const uint64_t align = std::max<uint64_t>(16, dev.caps().min_texel_buffer_offset_alignment);
+  require(r.offset % 16 == 0, what, fmt::format("buffer offset {} is not a multiple of 16 bytes", r.offset));
+  const uint64_t base = r.offset / align * align;
+  TexelBinding tb;
+  tb.texel0 = static_cast<uint32_t>((r.offset - base) / 16);
+  const uint64_t view_bytes = round_up(r.offset - base + bytes, 16);
+  tb.range = r;
+  tb.range.offset = base;
+  tb.range.range = view_bytes;
+  tb.texels = static_cast<uint32_t>(view_bytes / 16);
+  require(tb.texels <= dev.caps().max_texel_buffer_elements, what,
+          fmt::format("{} bytes exceed the device's texel-buffer limit", bytes));
+  return tb;
+}
+
+} // namespace ops_detail
+
+using namespace ops_detail;
+
+Ops::Ops(Device& dev) : dev_(dev), v_(select_variants(dev.caps())) {}
+Ops::~Ops() = default;
+
+bool Ops::supports(WeightTypeId type) { return wtype(type) != nullptr; }
+
+const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
+                          const std::vector<uint32_t>& spec, uint32_t texel_bindings) {
+  std::string key = shader;
+  for (uint32_t s : spec) key += fmt::format(":{}", s);
+  key += fmt::format("/{}", texel_bindings);
+  auto it = kernels_.find(key);
+  if (it != kernels_.end()) return *it->second;
+  KernelDesc d;
+  d.shader = shader;
+  d.n_buffers = n_buffers;
+  d.push_bytes = push_bytes;
+  d.spec = spec;
+  d.texel_bindings = texel_bindings;
+  auto k = std::make_unique<Kernel>(dev_, d);
+  const Kernel& ref = *k;
+  kernels_.emplace(key, std::move(k));
+  return ref;
+}
+
+void Ops::set_scratch(const BufferRange& scratch) { scratch_ = scratch; }
+
+namespace {
+struct EltPush {
+  uint32_t n, count, b_stride, b_offset;
+  float s;
+};
+static_assert(sizeof(EltPush) == 20, "must match eltwise.comp");
+constexpr uint32_t kEltWg = 64;
+} // namespace
+
+void Ops::gelu_mul(CommandList& cl, const BufferRange& a, const BufferRange& b, const BufferRange& out, uint32_t n,
+                   uint32_t rows, uint32_t b_stride, uint32_t b_offset) {
+  const uint64_t count = uint64_t{n} * rows;
+  if (count == 0) return;
+  require(count < (1ull << 32), "gelu_mul", "too many elements");
+  const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
+  const Kernel& k = kernel("gelu_mul", 3, sizeof(EltPush), {wg});
+  const Grid g = grid_for(ceil_div(count, wg));
+  cl.dispatch(k, {a, b, out}, EltPush{n, static_cast<uint32_t>(count), b_stride, b_offset, 0.0f}, g.x, g.y);
+}
+
+void Ops::add_scale(CommandList& cl, const BufferRange& a, const BufferRange& b, const BufferRange& out, uint32_t n,
+                    float scale) {
+  if (n == 0) return;
+  const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
+  const Kernel& k = kernel("add_scale", 3, sizeof(EltPush), {wg});
+  const Grid g = grid_for(ceil_div(n, wg));
+  cl.dispatch(k, {a, b, out}, EltPush{n, n, 0, 0, scale}, g.x, g.y);
+}
+
+void Ops::scale(CommandList& cl, const BufferRange& x, uint32_t n, float s) {
+  if (n == 0) return;
+  const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
+  const Kernel& k = kernel("scale", 1, sizeof(EltPush), {wg});
+  const Grid g = grid_for(ceil_div(n, wg));
+  cl.dispatch(k, {x}, EltPush{n, n, 0, 0, s}, g.x, g.y);
+}
+
+void Ops::softcap(CommandList& cl, const BufferRange& x, uint32_t n, float cap) {
+  if (n == 0) return;
+  require(cap > 0.0f, "softcap", "cap must be positive");
+  const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
+  const Kernel& k = kernel("softcap", 1, sizeof(EltPush), {wg});
+  const Grid g = grid_for(ceil_div(n, wg));
+  cl.dispatch(k, {x}, EltPush{n, n, 0, 0, cap}, g.x, g.y);
+}
+
+DeviceMatrix upload_matrix(Device& dev, std::vector<Buffer>& buffers, WeightTypeId type, uint32_t ne0,
+                           uint32_t n_rows, uint64_t row_bytes, const void* data) {
+  const WType* t = wtype(type);
+  require(t != nullptr, "upload_matrix", fmt::format("weight type {} is not supported", type));
+  require(ne0 % t->block_elems == 0 && row_bytes == uint64_t{ne0} / t->block_elems * t->block_bytes,
+          "upload_matrix", fmt::format("{} elements per row / {} bytes do not fit type {}", ne0, row_bytes, t->name));
+  DeviceMatrix m;
+  m.type = type;
+  m.ne0 = ne0;
+  m.n_rows = n_rows;
+  m.row_bytes = row_bytes;
+  const auto& caps = dev.caps();
+  // A part is one storage-buffer binding and one texel view; kernels may read up to one texel
+  // past a row's last byte, hence the padding.
+  const uint64_t pad = 64;
+  const uint64_t limit = std::min<uint64_t>(caps.max_storage_buffer_range, caps.max_texel_buffer_elements * 16) - pad;
+  require(row_bytes <= limit, "upload_matrix", fmt::format("a row of {} bytes exceeds one buffer binding", row_bytes));
+  const uint32_t rows_per_part = static_cast<uint32_t>(std::min<uint64_t>(n_rows, limit / row_bytes));
+  const auto* src = static_cast<const uint8_t*>(data);
+  for (uint32_t r0 = 0; r0 < n_rows || (n_rows == 0 && r0 == 0); r0 += rows_per_part) {
+    if (n_rows == 0) break;
+    const uint32_t nr = std::min(rows_per_part, n_rows - r0);
+    const uint64_t bytes = nr * row_bytes;
+    buffers.emplace_back(dev, bytes + pad, MemoryUsage::Device);
+    Buffer& b = buffers.back();
+    upload(dev, b, 0, src + r0 * row_bytes, bytes);
+    std::vector<uint8_t> zeros(pad, 0);
+    upload(dev, b, bytes, zeros.data(), pad);
+    m.parts.push_back({BufferRange(b, 0, bytes), r0, nr});
+  }
+  return m;
+}
+
+} // namespace vkg

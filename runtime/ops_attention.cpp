@@ -1,0 +1,128 @@
+// KV-cache stores and attention (decode: keys split across workgroups and merged; prefill:
+// query tiles with online softmax).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "context.h"
+#include "kernel.h"
+#include "ops.h"
+#include "ops_internal.h"
+#include "stream.h"
+
+namespace vkg {
+using namespace ops_detail;
+
+namespace {
+struct KvStorePush {
+  uint32_t row, ring_size;
+};
+static_assert(sizeof(KvStorePush) == 8, "must match kv_store.comp");
+struct AttnPush {
+  uint32_t T, n_head, n_kv, hd, ring_size, window;
+  float scale;
+  uint32_t n_chunks, pad0, q_t0, k_t0, v_t0, pad;
+};
+static_assert(sizeof(AttnPush) == 52, "must match attention.comp");
+
+struct MergePush {
+  uint32_t T, n_head, hd, n_chunks;
+};
+static_assert(sizeof(MergePush) == 16, "must match attn_merge.comp");
+
+/// Workgroup size (one query row per invocation) and workgroups per KV head.
+struct AttnShape {
+  uint32_t wg = 64, n_wgs = 1;
+};
+AttnShape attn_shape(uint32_t T, uint32_t G, uint32_t max_inv) {
+  AttnShape s;
+  s.wg = pow2_floor(std::min<uint32_t>(64, max_inv));
+  s.n_wgs = ceil_div(uint64_t{T} * G, s.wg);
+  return s;
+}
+
+/// Key chunks per (workgroup of rows, KV head). Decode-sized T: enough chunks for every core
+/// (flash-decoding). Any T: at most kMaxChunkKeys keys per chunk, because Mesa's lavapipe ends
+/// every loop of an invocation after 65535 iterations in all (LP_MAX_TGSI_LOOP_ITERATIONS).
+constexpr uint32_t kMaxChunks = 64;
+constexpr uint32_t kDecodeMaxT = 8;
+constexpr uint32_t kMaxChunkKeys = 32768;
+uint32_t attn_chunks(uint32_t T, uint32_t n_kv, uint32_t n_wgs, uint32_t ring_size, uint32_t window) {
+  const uint64_t keys = window ? std::min<uint64_t>(uint64_t{window} + T, uint64_t{ring_size} + T)
+                               : uint64_t{ring_size} + T;
+  const uint32_t by_limit = ceil_div(keys, kMaxChunkKeys);
+  if (T > kDecodeMaxT) return by_limit;
+  const uint32_t by_work = ceil_div(32, uint64_t{n_wgs} * n_kv);      // enough workgroups for every core
+  const uint32_t by_keys = ceil_div(keys, 128);                       // at least ~128 keys per chunk
+  return std::max(by_limit, std::min({by_work, by_keys, kMaxChunks}));
+}
+
+uint64_t attn_partial_bytes(uint32_t n_chunks, uint32_t T, uint32_t n_head, uint32_t hd) {
+  return n_chunks > 1 ? uint64_t{n_chunks} * T * n_head * (hd / 4 + 1) * 16 : 0;
+}
+} // namespace
+
+void Ops::kv_store(CommandList& cl, const BufferRange& src, const BufferRange& cache, const BufferRange& pos,
+                   uint32_t T, uint32_t row, uint32_t ring_size) {
+  if (T == 0) return;
+  require(ring_size > 0 && row > 0 && row % 2 == 0, "kv_store", "row must be even and ring_size positive");
+  require(T <= 65535, "kv_store", "T over 65535");
+  const bool f16 = kv_type() == KvType::F16;
+  const uint32_t wg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
+  const Kernel& k = kernel(f16 ? "kv_store_f16" : "kv_store_f32", 3, sizeof(KvStorePush), {wg});
+  cl.dispatch(k, {src, cache, pos}, KvStorePush{row, ring_size}, ceil_div(f16 ? row / 2 : row, wg), T);
+}
+
+void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_cache, const BufferRange& v_cache,
+                    const BufferRange& pos, const BufferRange& out, uint32_t T, uint32_t n_head, uint32_t n_kv,
+                    uint32_t hd, uint32_t ring_size, uint32_t window, float scale) {
+  if (T == 0) return;
+  require(n_kv > 0 && n_head % n_kv == 0, "attention", fmt::format("{} heads over {} KV heads", n_head, n_kv));
+  require(hd % 32 == 0 && hd > 0 && hd <= 512, "attention", fmt::format("head dim {} (multiple of 32, <= 512)", hd));
+  require(ring_size > 0, "attention", "empty cache");
+  const uint32_t G = n_head / n_kv;
+  const AttnShape sh = attn_shape(T, G, v_.max_workgroup_invocations);
+  require(sh.n_wgs <= 65535 && n_kv <= 65535, "attention", "too many queries");
+  uint32_t n_chunks = attn_chunks(T, n_kv, sh.n_wgs, ring_size, window);
+  const uint32_t min_chunks = attn_chunks(kDecodeMaxT + 1, n_kv, sh.n_wgs, ring_size, window);
+  auto fits = [&](uint32_t c) {
+    return !empty(scratch_) && scratch_.range != VK_WHOLE_SIZE && scratch_.range >= attn_partial_bytes(c, T, n_head, hd);
+  };
+  while (n_chunks > min_chunks && !fits(n_chunks)) n_chunks = std::max(min_chunks, n_chunks / 2);
+  require(n_chunks == 1 || fits(n_chunks), "attention",
+          fmt::format("{} keys need {} chunks: set a scratch buffer of Ops::scratch_bytes()", ring_size, n_chunks));
+  const bool f16 = kv_type() == KvType::F16;
+  const uint32_t hd_variant = hd <= 128 ? 128 : hd <= 256 ? 256 : 512;
+  const Kernel& k = kernel(fmt::format("attention_h{}_{}", hd_variant, f16 ? "f16" : "f32"), 6, sizeof(AttnPush),
+                           {sh.wg}, 0b111);
+  const uint64_t kv_bytes = uint64_t{ring_size} * n_kv * hd * (f16 ? 2 : 4);
+  const TexelBinding qb = texel_binding(dev_, q, uint64_t{T} * n_head * hd * 4, "attention (q)");
+  const TexelBinding kb = texel_binding(dev_, k_cache, kv_bytes, "attention (k cache)");
+  const TexelBinding vb = texel_binding(dev_, v_cache, kv_bytes, "attention (v cache)");
+  AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, 0, qb.texel0, kb.texel0, vb.texel0, 0};
+  if (n_chunks == 1) {
+    cl.dispatch(k, {qb.range, kb.range, vb.range, pos, out, out}, p, 1, n_kv, sh.n_wgs);
+    return;
+  }
+  const BufferRange part = sub_range(scratch_, 0, attn_partial_bytes(n_chunks, T, n_head, hd));
+  cl.barrier();  // earlier users of the scratch buffer are done
+  cl.dispatch(k, {qb.range, kb.range, vb.range, pos, out, part}, p, n_chunks, n_kv, sh.n_wgs);
+  cl.barrier();
+  const uint32_t mwg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
+  const Kernel& m = kernel("attn_merge", 2, sizeof(MergePush), {mwg});
+  cl.dispatch(m, {part, out}, MergePush{T, n_head, hd, n_chunks}, n_head, T);
+}
+
+uint64_t Ops::scratch_bytes(uint32_t max_T, uint32_t max_heads, uint32_t max_hd, uint32_t max_ctx,
+                            uint32_t n_vocab) const {
+  // Attention partials: the most chunks a call can use (n_kv = 1, one workgroup of rows for
+  // decode sizes; prefill only splits caches longer than kMaxChunkKeys).
+  uint64_t attn = 0;
+  for (uint32_t t = 1; t <= std::min(max_T, kDecodeMaxT); ++t)
+    attn = std::max(attn, attn_partial_bytes(attn_chunks(t, 1, 1, max_ctx, 0), t, max_heads, max_hd));
+  if (max_T > kDecodeMaxT)
+    attn = std::max(attn, attn_partial_bytes(attn_chunks(max_T, 1, 1, max_ctx, 0), max_T, max_heads, max_hd));
+  return round_up(attn, 256) + select_scratch_bytes(n_vocab);
+}
+
+} // namespace vkg

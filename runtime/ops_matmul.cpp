@@ -1,0 +1,104 @@
+// Matrix products and row gathers over quantized weights.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "context.h"
+#include "kernel.h"
+#include "ops.h"
+#include "ops_internal.h"
+#include "stream.h"
+
+namespace vkg {
+using namespace ops_detail;
+
+namespace {
+
+constexpr uint32_t kMatmulMinT = 16;  // T from which the tiled kernel is used
+
+struct MatvecPush {
+  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, t0, accumulate;
+};
+static_assert(sizeof(MatvecPush) == 40, "must match matvec.comp");
+
+const WType& checked_type(const DeviceMatrix& W, const char* op) {
+  const WType* t = wtype(W.type);
+  require(t != nullptr, op, fmt::format("weight type {} is not supported", W.type));
+  require(W.ne0 % t->block_elems == 0 && W.row_bytes == uint64_t{W.ne0} / t->block_elems * t->block_bytes, op,
+          fmt::format("row of {} elements in {} bytes does not fit type {}", W.ne0, W.row_bytes, t->name));
+  return *t;
+}
+
+} // namespace
+
+void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,
+                      const BufferRange& Y, uint32_t t0, uint32_t nc, bool accumulate) {
+  const WType& t = checked_type(W, "matmul");
+  const bool aligned = t.unit_blocks > 1 && W.ne0 % (t.unit_blocks * t.block_elems) == 0;
+  const std::string shader = fmt::format("matvec_{}_{}", t.name, aligned ? "a" : "g");
+  const uint32_t wg = v_.matvec_wg, nr = v_.matvec_rows;
+  const Kernel& k = kernel(shader, 3, sizeof(MatvecPush), {wg, nr, nc}, 0b011);
+  const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
+  const TexelBinding xb = texel_binding(dev_, X, uint64_t{t0 + nc} * W.ne0 * 4, "matmul (X)");
+  MatvecPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
+               part.first_row, W.n_rows, t0, accumulate ? 1u : 0u};
+  cl.dispatch(k, {wb.range, xb.range, Y}, p, ceil_div(part.n_rows, uint64_t{wg} * nr));
+}
+
+struct MatmulPush {
+  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate;
+};
+static_assert(sizeof(MatmulPush) == 40, "must match matmul.comp");
+
+void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, const BufferRange& Y, uint32_t T,
+                 bool accumulate) {
+  const WType& t = checked_type(W, "matmul");
+  require(T > 0, "matmul", "T must be positive");
+  require(!W.parts.empty() || W.n_rows == 0, "matmul", "matrix has no parts");
+  if (T >= kMatmulMinT) {
+    // Tiled matrix x matrix: R rows x (wg * tv) tokens per workgroup.
+    const uint32_t wg = std::min<uint32_t>(v_.matmul_wg, v_.max_workgroup_invocations);
+    const uint32_t r = v_.matmul_rows, tv = v_.matmul_tokens;
+    const Kernel& k = kernel(fmt::format("matmul_{}", t.name), 3, sizeof(MatmulPush), {wg, r, tv}, 0b011);
+    const TexelBinding xb = texel_binding(dev_, X, uint64_t{T} * W.ne0 * 4, "matmul (X)");
+    const uint32_t tiles = ceil_div(T, uint64_t{wg} * tv);
+    require(tiles <= 65535, "matmul", "T too large");
+    for (const auto& part : W.parts) {
+      const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
+      MatmulPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
+                   part.first_row, W.n_rows, T, accumulate ? 1u : 0u};
+      const Grid g = grid_for(ceil_div(part.n_rows, r));
+      require(g.y == 1, "matmul", "too many rows in one part");
+      cl.dispatch(k, {wb.range, xb.range, Y}, p, g.x, tiles);
+    }
+    return;
+  }
+  for (uint32_t t0 = 0; t0 < T; t0 += 8) {
+    const uint32_t nc = std::min<uint32_t>(8, T - t0);
+    for (const auto& part : W.parts) matvec_part(cl, W, part, X, Y, t0, nc, accumulate);
+  }
+}
+
+struct GetRowsPush {
+  uint32_t K, n_rows, first_row, row_bytes, w_texels, w_base;
+  float scale;
+  uint32_t pad;
+};
+static_assert(sizeof(GetRowsPush) == 32, "must match get_rows.comp");
+
+void Ops::get_rows(CommandList& cl, const DeviceMatrix& W, const BufferRange& ids, const BufferRange& out, uint32_t T,
+                   float scale) {
+  const WType& t = checked_type(W, "get_rows");
+  if (T == 0) return;
+  const uint32_t wg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
+  const Kernel& k = kernel(fmt::format("get_rows_{}", t.name), 3, sizeof(GetRowsPush), {wg}, 0b001);
+  const uint32_t nblk = W.ne0 / t.block_elems;
+  for (const auto& part : W.parts) {
+    const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "get_rows");
+    GetRowsPush p{W.ne0, part.n_rows, part.first_row, static_cast<uint32_t>(W.row_bytes), wb.texels,
+                  wb.texel0 * 16u, scale, 0};
+    cl.dispatch(k, {wb.range, ids, out}, p, ceil_div(nblk, wg), T);
+  }
+}
+
+} // namespace vkg

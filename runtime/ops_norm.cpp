@@ -1,0 +1,66 @@
+// RMS norms and RoPE.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "context.h"
+#include "kernel.h"
+#include "ops.h"
+#include "ops_internal.h"
+#include "stream.h"
+
+namespace vkg {
+using namespace ops_detail;
+
+namespace {
+struct NormPush {
+  uint32_t n, rows;
+  float eps;
+  uint32_t use_weight, use_scale;
+};
+static_assert(sizeof(NormPush) == 20, "must match rms_norm.comp");
+
+struct RopePush {
+  uint32_t n_heads, head_dim, n_rot;
+  float log2_base;
+  uint32_t use_ff;
+};
+static_assert(sizeof(RopePush) == 20, "must match rope.comp");
+} // namespace
+
+void Ops::rms_norm(CommandList& cl, const BufferRange& in, const BufferRange& weight, const BufferRange& out,
+                   uint32_t n, uint32_t rows, float eps) {
+  if (rows == 0) return;
+  require(n > 0, "rms_norm", "empty rows");
+  const uint32_t wg = pow2_floor(std::min<uint32_t>(64, v_.max_workgroup_invocations));
+  const Kernel& k = kernel(v_.subgroup_arith ? "rms_norm_sg" : "rms_norm", 3, sizeof(NormPush), {wg});
+  const Grid g = grid_for(rows);
+  cl.dispatch(k, {in, empty(weight) ? in : weight, out}, NormPush{n, rows, eps, empty(weight) ? 0u : 1u, 0u}, g.x,
+              g.y);
+}
+
+void Ops::rms_norm_add(CommandList& cl, const BufferRange& in, const BufferRange& weight, const BufferRange& residual,
+                       const BufferRange& scale, uint32_t n, uint32_t rows, float eps) {
+  if (rows == 0) return;
+  require(n > 0, "rms_norm_add", "empty rows");
+  const uint32_t wg = pow2_floor(std::min<uint32_t>(64, v_.max_workgroup_invocations));
+  const Kernel& k = kernel(v_.subgroup_arith ? "rms_norm_add_sg" : "rms_norm_add", 4, sizeof(NormPush), {wg});
+  const Grid g = grid_for(rows);
+  cl.dispatch(k, {in, empty(weight) ? in : weight, residual, empty(scale) ? in : scale},
+              NormPush{n, rows, eps, empty(weight) ? 0u : 1u, empty(scale) ? 0u : 1u}, g.x, g.y);
+}
+
+void Ops::rope_neox(CommandList& cl, const BufferRange& x, const BufferRange& pos, const BufferRange& freq_factors,
+                    uint32_t T, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, float base) {
+  if (T == 0 || n_heads == 0) return;
+  require(n_rot % 2 == 0 && n_rot <= head_dim && n_rot > 0, "rope_neox",
+          fmt::format("n_rot {} must be even and at most head_dim {}", n_rot, head_dim));
+  require(T <= 65535, "rope_neox", "T over 65535");
+  const uint32_t wg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
+  const Kernel& k = kernel("rope_neox", 3, sizeof(RopePush), {wg});
+  RopePush p{n_heads, head_dim, n_rot, static_cast<float>(std::log2(static_cast<double>(base))),
+             empty(freq_factors) ? 0u : 1u};
+  cl.dispatch(k, {x, pos, empty(freq_factors) ? pos : freq_factors}, p, ceil_div(uint64_t{n_heads} * (n_rot / 2), wg), T);
+}
+
+} // namespace vkg

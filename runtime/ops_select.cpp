@@ -1,0 +1,95 @@
+// argmax and top-k over long float vectors (logits): per-workgroup candidates in the scratch
+// buffer, then one workgroup over the candidates.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "context.h"
+#include "kernel.h"
+#include "ops.h"
+#include "ops_internal.h"
+#include "stream.h"
+
+namespace vkg {
+using namespace ops_detail;
+
+namespace {
+struct SelectPush {
+  uint32_t n, k, slice, final_pass, has_vals, x_t0;
+};
+static_assert(sizeof(SelectPush) == 24, "must match select.comp");
+
+constexpr uint32_t kMaxK = 256;       // top_k limit
+constexpr uint32_t kMaxGroups = 64;   // first-pass workgroups
+constexpr uint32_t kMinSlice = 2048;  // items per first-pass workgroup at least
+
+uint32_t select_groups(uint32_t n) { return std::clamp<uint32_t>(ceil_div(n, kMinSlice), 1, kMaxGroups); }
+} // namespace
+
+namespace ops_detail {
+uint64_t select_scratch_bytes(uint32_t n_vocab) {
+  return n_vocab ? uint64_t{select_groups(n_vocab)} * kMaxK * 8 + 256 : 0;
+}
+} // namespace ops_detail
+
+namespace {
+// Mesa's llvmpipe/lavapipe stops any loop nest after 65535 iterations per invocation
+// (LP_MAX_TGSI_LOOP_ITERATIONS); a selection pass runs k rounds over items/wg items each, plus
+// a few reduction-loop iterations per round.
+constexpr uint64_t kLoopBudget = 60000;
+
+void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch,
+                   const std::function<const Kernel&(const std::string&, uint32_t)>& kern, CommandList& cl,
+                   const BufferRange& x, uint32_t n, uint32_t k, const BufferRange& ids, const BufferRange& vals,
+                   const char* op) {
+  require(n > 0 && k > 0 && k <= n && k <= kMaxK, op, fmt::format("k = {} of n = {} (k <= {})", k, n, kMaxK));
+  const uint32_t max_wg = pow2_floor(std::min<uint32_t>(256, v.max_workgroup_invocations));
+  const uint32_t wg = std::min<uint32_t>(64, max_wg);
+  const std::string sg = v.subgroup_arith ? "_sg" : "";
+  const TexelBinding xb = texel_binding(dev, x, uint64_t{n} * 4, op);
+  uint32_t groups = select_groups(n);
+  const uint64_t need = uint64_t{groups} * k * 8;
+  if (empty(scratch) || scratch.range == VK_WHOLE_SIZE || scratch.range < need + 256) groups = 1;
+  const BufferRange dummy = ids;
+  const bool has_vals = !empty(vals);
+  if (groups == 1) {
+    // One workgroup over everything: as wide as the device allows.
+    const uint32_t big = pow2_floor(std::min<uint32_t>(1024, v.max_workgroup_invocations));
+    require(uint64_t{ceil_div(n, big) + 16} * k <= kLoopBudget, op,
+            fmt::format("k = {} over {} items needs the scratch buffer (Ops::set_scratch)", k, n));
+    cl.dispatch(kern("select_x" + sg, big), {xb.range, dummy, dummy, ids, has_vals ? vals : dummy},
+                SelectPush{n, k, n, 1, has_vals ? 1u : 0u, xb.texel0}, 1);
+    return;
+  }
+  // Candidates at the end of the scratch buffer (attention partials use its start).
+  const uint64_t off = (scratch.range - need) / 256 * 256;
+  const BufferRange cand = sub_range(scratch, off, need);
+  const uint32_t slice = ceil_div(n, groups);
+  require(uint64_t{ceil_div(slice, wg) + 16} * k <= kLoopBudget && uint64_t{ceil_div(groups * k, max_wg) + 16} * k <= kLoopBudget,
+          op, fmt::format("k = {} over {} items is too much work per invocation", k, n));
+  cl.barrier();  // earlier users of the scratch buffer are done
+  cl.dispatch(kern("select_x" + sg, wg), {xb.range, cand, cand, ids, ids}, SelectPush{n, k, slice, 0, 0, xb.texel0},
+              groups);
+  cl.barrier();
+  cl.dispatch(kern("select_p" + sg, max_wg), {xb.range, cand, cand, ids, has_vals ? vals : dummy},
+              SelectPush{groups * k, k, groups * k, 1, has_vals ? 1u : 0u, 0}, 1);
+}
+} // namespace
+
+void Ops::argmax(CommandList& cl, const BufferRange& x, uint32_t n, const BufferRange& out) {
+  auto kern = [&](const std::string& name, uint32_t wg) -> const Kernel& {
+    return kernel(name, 5, sizeof(SelectPush), {wg}, 0b00001);
+  };
+  record_select(dev_, v_, scratch_, kern, cl, x, n, 1, out, BufferRange{}, "argmax");
+}
+
+void Ops::top_k(CommandList& cl, const BufferRange& x, uint32_t n, uint32_t k, const BufferRange& out_ids,
+                const BufferRange& out_vals) {
+  auto kern = [&](const std::string& name, uint32_t wg) -> const Kernel& {
+    return kernel(name, 5, sizeof(SelectPush), {wg}, 0b00001);
+  };
+  record_select(dev_, v_, scratch_, kern, cl, x, n, k, out_ids, out_vals, "top_k");
+}
+
+} // namespace vkg

@@ -1,0 +1,40 @@
+// select_variants(): the one place where kernel variants and tuning are chosen from the
+// device's capability record (never from vendor names).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "caps.h"
+#include "ops.h"
+
+namespace vkg {
+
+OpsVariants select_variants(const DeviceCaps& caps) {
+  OpsVariants v;
+  v.subgroup_size = std::max<uint32_t>(1, caps.subgroup_size);
+  v.max_workgroup_invocations =
+      std::min<uint32_t>({caps.max_workgroup_invocations, caps.max_workgroup_size[0], 1024u});
+  v.max_shared_memory = caps.max_shared_memory;
+  // Subgroup reductions need whole subgroups inside one workgroup of at most the limit, and
+  // the kernels assume a power-of-two subgroup size of at least 4.
+  v.subgroup_arith = caps.subgroup_arith() && v.subgroup_size >= 4 &&
+                     (v.subgroup_size & (v.subgroup_size - 1)) == 0 &&
+                     v.subgroup_size <= v.max_workgroup_invocations;
+  v.fp16_arith = caps.fp16_arith;
+  v.storage16 = caps.storage16;
+  v.storage8 = caps.storage8;
+  // Matrix-vector: one row per invocation, a few rows each so that the X values fetched for a
+  // scale group serve several rows. Small workgroups keep enough groups for every core.
+  v.matvec_wg = std::min<uint32_t>(32, v.max_workgroup_invocations);
+  v.matvec_rows = 2;
+  return v;
+}
+
+std::string OpsVariants::describe() const {
+  return fmt::format("subgroup {}{}, fp16 {}, storage16 {}, workgroup <= {}, shared {} KiB, matvec {}x{}",
+                     subgroup_size, subgroup_arith ? " (arithmetic)" : " (no arithmetic)",
+                     fp16_arith ? "yes" : "no", storage16 ? "yes" : "no", max_workgroup_invocations,
+                     max_shared_memory / 1024, matvec_wg, matvec_rows);
+}
+
+} // namespace vkg

@@ -1,0 +1,87 @@
+#version 450
+// Matrix x matrix for prefill: Y[t, y_row0 + r] (+)= sum_k W[r, k] * X[t, k].
+//
+// Tile per workgroup: R weight rows x (WG * TV) tokens. Invocations are tokens (TV each, strided
+// by WG); the weight rows are the same for all invocations (uniform texel fetches) and each
+// decoded block is used for every token of the tile, while each invocation's X values are read
+// once per block and reused for the R rows. Accumulation as in matvec.comp:
+//   gscale * sum(q * x) + gmin * sum(x)   per scale group.
+// No barriers or shared memory.
+//
+// Define: WTYPE. Spec constants: 0 workgroup size, 1 R rows per workgroup, 2 TV tokens per
+// invocation.
+#extension GL_EXT_samplerless_texture_functions : require
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint R = 8;
+layout(constant_id = 2) const uint TV = 4;
+
+layout(binding = 0) uniform utextureBuffer Wt;
+layout(binding = 1) uniform utextureBuffer Xt;
+layout(std430, binding = 2) buffer Yb { float y[]; };
+
+layout(push_constant) uniform Push {
+  uint K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate;
+} pc;
+
+uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
+#include "wtypes.glsl"
+
+float acc[R * TV];
+
+void main() {
+  uint row0 = gl_WorkGroupID.x * R;
+  uint tok0 = gl_WorkGroupID.y * gl_WorkGroupSize.x * TV + gl_LocalInvocationID.x;
+  if (tok0 >= pc.T) return;  // no barriers: idle invocations leave
+  uint xrow[TV];
+  [[unroll]] for (uint j = 0u; j < TV; ++j) {
+    xrow[j] = pc.x_t0 + min(tok0 + j * gl_WorkGroupSize.x, pc.T - 1u) * (pc.K >> 2);
+    [[unroll]] for (uint r = 0u; r < R; ++r) acc[r * TV + j] = 0.0;
+  }
+  uint rbyte[R];
+  [[unroll]] for (uint r = 0u; r < R; ++r) rbyte[r] = pc.w_base + min(row0 + r, pc.n_rows - 1u) * pc.row_bytes;
+
+  uint nblk = pc.K / BLK_ELEMS;
+  for (uint b = 0u; b < nblk; ++b) {
+    uint e0 = (b * BLK_ELEMS) >> 2;  // texel (vec4) index of the block in an X row
+    vec4 xv[TV][BLK_E4];
+    float xs[TV][BLK_SG];
+    [[unroll]] for (uint j = 0u; j < TV; ++j) {
+      [[unroll]] for (uint g = 0u; g < BLK_SG; ++g) {
+        vec4 s4 = vec4(0.0);
+        [[unroll]] for (uint c = 0u; c < SG_E4; ++c) {
+          xv[j][g * SG_E4 + c] = uintBitsToFloat(texelFetch(Xt, int(xrow[j] + e0 + g * SG_E4 + c)));
+          s4 += xv[j][g * SG_E4 + c];
+        }
+        xs[j][g] = (s4.x + s4.y) + (s4.z + s4.w);
+      }
+    }
+    [[unroll]] for (uint r = 0u; r < R; ++r) {
+      uint W[BLK_WORDS];
+      load_block(rbyte[r] + b * BLK_BYTES, W);
+      [[unroll]] for (uint g = 0u; g < BLK_SG; ++g) {
+        float sc = gscale(W, g), mn = gmin(W, g);
+        vec4 q[SG_E4];
+        [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4(W, g * SG_E4 + c);
+        [[unroll]] for (uint j = 0u; j < TV; ++j) {
+          vec4 s4 = vec4(0.0);
+          [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 += q[c] * xv[j][g * SG_E4 + c];
+          acc[r * TV + j] += sc * ((s4.x + s4.y) + (s4.z + s4.w)) + mn * xs[j][g];
+        }
+      }
+    }
+  }
+  [[unroll]] for (uint j = 0u; j < TV; ++j) {
+    uint t = tok0 + j * gl_WorkGroupSize.x;
+    if (t < pc.T) {
+      [[unroll]] for (uint r = 0u; r < R; ++r) {
+        if (row0 + r < pc.n_rows) {
+          uint o = t * pc.y_stride + pc.y_row0 + row0 + r;
+          y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + acc[r * TV + j];
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,149 @@
+// Helpers shared by the tests/test_ops_*.cpp files: buffers from host vectors, running a recorded
+// op list, random data, quantized matrices, and Ops with capabilities forced lower.
+#pragma once
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ggml_type.h"
+#include "gpu.h"
+#include "ops.h"
+#include "quant.h"
+#include "ref_ops.h"
+
+namespace vkg::test {
+
+/// A device buffer holding a copy of host data (padded to at least 16 bytes).
+template <class T>
+inline Buffer to_device(const std::vector<T>& v, uint64_t extra = 0) {
+  const uint64_t bytes = std::max<uint64_t>(16, v.size() * sizeof(T) + extra);
+  Buffer b(device(), bytes, MemoryUsage::Device);
+  std::vector<uint8_t> zero(bytes, 0);
+  upload(device(), b, 0, zero.data(), bytes);
+  if (!v.empty()) upload(device(), b, 0, v.data(), v.size() * sizeof(T));
+  return b;
+}
+
+/// A zero-filled device buffer of n elements of T.
+template <class T>
+inline Buffer zeros(size_t n) {
+  return to_device(std::vector<T>(n, T{}));
+}
+
+template <class T>
+inline std::vector<T> from_device(const Buffer& b, size_t n, uint64_t offset = 0) {
+  std::vector<T> v(n);
+  download(device(), b, offset, v.data(), n * sizeof(T));
+  return v;
+}
+
+/// Record with f, submit, wait.
+inline void run(const std::function<void(CommandList&)>& f) {
+  CommandList cl(device());
+  Stream s(device());
+  cl.begin();
+  f(cl);
+  cl.end();
+  s.wait(s.submit(cl));
+}
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+inline std::vector<int32_t> random_ids(size_t n, uint32_t seed, int32_t max_exclusive) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> v(n);
+  for (auto& x : v) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(max_exclusive));
+  return v;
+}
+
+/// A quantized matrix in host memory (ggml blocks, rows contiguous).
+struct HostMatrix {
+  GgmlType type;
+  uint32_t ne0 = 0, n_rows = 0;
+  size_t row_bytes = 0;
+  std::vector<uint8_t> data;
+  const uint8_t* row(uint32_t r) const { return data.data() + r * row_bytes; }
+};
+
+/// Random weights (uniform in [-1, 1] with a per-row scale varying over two decades) quantized to type.
+inline HostMatrix random_matrix(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t seed) {
+  HostMatrix m{type, ne0, n_rows, ggml_row_bytes(type, ne0), {}};
+  m.data.resize(m.row_bytes * n_rows);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> row(ne0);
+  for (uint32_t r = 0; r < n_rows; ++r) {
+    const float s = std::pow(10.0f, d(rng));
+    for (auto& x : row) x = d(rng) * s;
+    quantize_row(type, row.data(), m.data.data() + r * m.row_bytes, ne0);
+  }
+  return m;
+}
+
+/// Upload with upload_matrix (parts split at the device limits).
+inline DeviceMatrix upload(const HostMatrix& m, std::vector<Buffer>& keep) {
+  return upload_matrix(device(), keep, static_cast<WeightTypeId>(m.type), m.ne0, m.n_rows, m.row_bytes,
+                       m.data.data());
+}
+
+/// Upload split into parts of at most rows_per_part rows by hand, each part in its own buffer at
+/// a 256-byte offset (as a caller placing parts inside a bigger buffer would).
+inline DeviceMatrix upload_split(const HostMatrix& m, std::vector<Buffer>& keep, uint32_t rows_per_part) {
+  DeviceMatrix dm;
+  dm.type = static_cast<WeightTypeId>(m.type);
+  dm.ne0 = m.ne0;
+  dm.n_rows = m.n_rows;
+  dm.row_bytes = m.row_bytes;
+  for (uint32_t r0 = 0; r0 < m.n_rows; r0 += rows_per_part) {
+    const uint32_t nr = std::min(rows_per_part, m.n_rows - r0);
+    const uint64_t bytes = uint64_t{nr} * m.row_bytes;
+    keep.emplace_back(device(), 256 + bytes + 256, MemoryUsage::Device);
+    std::vector<uint8_t> junk(256 + bytes + 256, 0xA5);  // surrounding junk must not be read
+    std::memcpy(junk.data() + 256, m.row(r0), bytes);
+    vkg::upload(device(), keep.back(), 0, junk.data(), junk.size());
+    dm.parts.push_back({BufferRange(keep.back(), 256, bytes), r0, nr});
+  }
+  return dm;
+}
+
+/// Lowers the test device's capabilities for its lifetime (restored on destruction), so that
+/// a fresh Ops picks the fallback variants.
+class ForcedCaps {
+ public:
+  enum Mode { Native, NoSubgroupNoFp16, SmallLimits };
+  explicit ForcedCaps(Mode m) : saved_(device().caps()) {
+    auto& c = device().mutable_caps();
+    if (m == NoSubgroupNoFp16 || m == SmallLimits) {
+      c.subgroup_ops &= ~static_cast<VkSubgroupFeatureFlags>(VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+      c.fp16_arith = false;
+    }
+    if (m == SmallLimits) {
+      c.max_workgroup_invocations = 128;
+      c.max_workgroup_size[0] = std::min<uint32_t>(c.max_workgroup_size[0], 128);
+      c.max_shared_memory = 16384;
+      c.storage16 = false;
+    }
+  }
+  ~ForcedCaps() { device().mutable_caps() = saved_; }
+  ForcedCaps(const ForcedCaps&) = delete;
+  ForcedCaps& operator=(const ForcedCaps&) = delete;
+
+ private:
+  DeviceCaps saved_;
+};
+
+inline std::string mode_name(ForcedCaps::Mode m) {
+  return m == ForcedCaps::Native ? "native" : m == ForcedCaps::NoSubgroupNoFp16 ? "no-subgroup-no-fp16" : "small-limits";
+}
+
+} // namespace vkg::test

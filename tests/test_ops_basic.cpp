@@ -1,0 +1,167 @@
+// Element-wise ops, RMS norms, RoPE and KV-cache stores against host/ref_ops, each with the
+// native variants and with subgroup arithmetic / fp16 / limits forced off.
+#include <algorithm>
+#include <cmath>
+
+#include "ops_test.h"
+
+using namespace vkg;
+using namespace vkg::test;
+
+namespace {
+
+const ForcedCaps::Mode kModes[] = {ForcedCaps::Native, ForcedCaps::NoSubgroupNoFp16, ForcedCaps::SmallLimits};
+
+/// max |got - want| / (|want| + abs_floor)
+double max_rel(const std::vector<float>& got, const std::vector<float>& want, double abs_floor) {
+  REQUIRE(got.size() == want.size());
+  double m = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double e = std::fabs(double(got[i]) - want[i]) / (std::fabs(want[i]) + abs_floor);
+    if (!(e <= m)) m = e;
+  }
+  return m;
+}
+
+} // namespace
+
+TEST_CASE("element-wise ops: gelu_mul, add_scale, scale, softcap") {
+  ValidationGuard guard;
+  for (auto mode : kModes) {
+    ForcedCaps forced(mode);
+    Ops ops(device());
+    CAPTURE(mode_name(mode));
+    const uint32_t n = 1000, rows = 3, b_stride = 2600, b_offset = 77;
+    auto a = random_floats(n * rows, 1, -6.0f, 6.0f);
+    auto b = random_floats(b_stride * rows, 2);
+    Buffer ab = to_device(a), bb = to_device(b), ob = zeros<float>(n * rows);
+    run([&](CommandList& cl) { ops.gelu_mul(cl, ab, bb, ob, n, rows, b_stride, b_offset); });
+    std::vector<float> want(n * rows);
+    ref::gelu_mul(a.data(), b.data(), want.data(), n, rows, b_stride, b_offset);
+    CHECK(max_rel(from_device<float>(ob, n * rows), want, 1e-6) <= 2e-5);
+
+    const uint32_t m = 70001;  // odd, several workgroups
+    auto x = random_floats(m, 3, -100.0f, 100.0f), y = random_floats(m, 4);
+    Buffer xb = to_device(x), yb = to_device(y), zb = zeros<float>(m);
+    run([&](CommandList& cl) { ops.add_scale(cl, xb, yb, zb, m, 0.7071f); });
+    std::vector<float> w(m);
+    ref::add_scale(x.data(), y.data(), w.data(), m, 0.7071f);
+    CHECK(max_rel(from_device<float>(zb, m), w, 0) == 0);
+
+    run([&](CommandList& cl) { ops.scale(cl, xb, m, -3.5f); });
+    auto xs = x;
+    ref::scale(xs.data(), m, -3.5f);
+    CHECK(max_rel(from_device<float>(xb, m), xs, 0) == 0);
+
+    Buffer cb = to_device(x);
+    run([&](CommandList& cl) { ops.softcap(cl, cb, m, 30.0f); });
+    auto xc = x;
+    ref::softcap(xc.data(), m, 30.0f);
+    CHECK(max_rel(from_device<float>(cb, m), xc, 1e-6) <= 2e-6);
+  }
+}
+
+TEST_CASE("rms_norm: weighted, unweighted, per-head rows, in place; rms_norm_add with and without scale") {
+  ValidationGuard guard;
+  for (auto mode : kModes) {
+    ForcedCaps forced(mode);
+    Ops ops(device());
+    CAPTURE(mode_name(mode));
+    for (uint32_t n : {1536u, 256u, 37u}) {
+      const uint32_t rows = n == 256 ? 24 : 3;
+      CAPTURE(n);
+      auto x = random_floats(size_t{n} * rows, n, -3.0f, 3.0f);
+      auto wt = random_floats(n, n + 1, 0.0f, 2.0f);
+      Buffer xb = to_device(x), wb = to_device(wt), ob = zeros<float>(size_t{n} * rows);
+      std::vector<float> want(size_t{n} * rows);
+      run([&](CommandList& cl) { ops.rms_norm(cl, xb, wb, ob, n, rows, 1e-6f); });
+      ref::rms_norm(x.data(), wt.data(), want.data(), n, rows, 1e-6f);
+      CHECK(max_rel(from_device<float>(ob, want.size()), want, 1e-6) <= 1e-5);
+      run([&](CommandList& cl) { ops.rms_norm(cl, xb, BufferRange{}, xb, n, rows, 1e-6f); });  // in place
+      ref::rms_norm(x.data(), nullptr, want.data(), n, rows, 1e-6f);
+      CHECK(max_rel(from_device<float>(xb, want.size()), want, 1e-6) <= 1e-5);
+
+      auto res = random_floats(size_t{n} * rows, n + 2);
+      Buffer inb = to_device(x), rb = to_device(res), sb = to_device(std::vector<float>{0.25f});
+      run([&](CommandList& cl) { ops.rms_norm_add(cl, inb, wb, rb, sb, n, rows, 1e-6f); });
+      auto rw = res;
+      ref::rms_norm_add(x.data(), wt.data(), rw.data(), 0.25f, n, rows, 1e-6f);
+      CHECK(max_rel(from_device<float>(rb, rw.size()), rw, 1.0) <= 1e-5);  // values O(1); the add may cancel
+      run([&](CommandList& cl) { ops.rms_norm_add(cl, inb, BufferRange{}, rb, BufferRange{}, n, rows, 1e-6f); });
+      ref::rms_norm_add(x.data(), nullptr, rw.data(), 1.0f, n, rows, 1e-6f);
+      CHECK(max_rel(from_device<float>(rb, rw.size()), rw, 1.0) <= 1e-5);  // values O(1); the add may cancel
+    }
+  }
+}
+
+TEST_CASE("rope_neox: full and partial rotation, freq factors, positions up to 5000") {
+  ValidationGuard guard;
+  for (auto mode : kModes) {
+    ForcedCaps forced(mode);
+    Ops ops(device());
+    CAPTURE(mode_name(mode));
+    struct C { uint32_t heads, hd, n_rot; float base; bool ff; };
+    for (C c : {C{8, 256, 256, 10000.0f, false}, C{2, 512, 512, 1e6f, true}, C{3, 64, 32, 10000.0f, false}}) {
+      CAPTURE(c.hd);
+      CAPTURE(c.n_rot);
+      std::vector<int32_t> pos = {0, 1, 17, 300, 4999};
+      const uint32_t T = static_cast<uint32_t>(pos.size());
+      auto x = random_floats(size_t{T} * c.heads * c.hd, c.hd);
+      std::vector<float> ff(c.n_rot / 2, 1.0f);
+      for (size_t i = 64; i < ff.size(); ++i) ff[i] = 1e30f;  // Gemma 4 "proportional" partial RoPE
+      Buffer xb = to_device(x), pb = to_device(pos), fb = to_device(ff);
+      run([&](CommandList& cl) {
+        ops.rope_neox(cl, xb, pb, c.ff ? BufferRange(fb) : BufferRange{}, T, c.heads, c.hd, c.n_rot, c.base);
+      });
+      auto want = x;
+      ref::rope_neox(want.data(), pos.data(), c.ff ? ff.data() : nullptr, T, c.heads, c.hd, c.n_rot, c.base);
+      auto got = from_device<float>(xb, x.size());
+      // float angles: |error| <= ~(pos + 1) * 2^-22 rad relative to the pair's magnitude (<= 1.5)
+      for (uint32_t t = 0; t < T; ++t) {
+        double worst = 0;
+        for (size_t i = 0; i < size_t{c.heads} * c.hd; ++i) {
+          const size_t k = t * size_t{c.heads} * c.hd + i;
+          worst = std::max(worst, std::fabs(double(got[k]) - want[k]));
+        }
+        CAPTURE(pos[t]);
+        CHECK(worst <= 1e-6 + (pos[t] + 1) * 1.5 * 0x1p-21);
+      }
+      if (c.n_rot < c.hd)  // unrotated dims are untouched
+        for (uint32_t t = 0; t < T; ++t)
+          for (uint32_t h = 0; h < c.heads; ++h)
+            for (uint32_t i = c.n_rot; i < c.hd; ++i) {
+              const size_t k = (size_t{t} * c.heads + h) * c.hd + i;
+              REQUIRE(got[k] == x[k]);
+            }
+    }
+  }
+}
+
+TEST_CASE("kv_store: F16 and F32 caches, ring slots wrap") {
+  ValidationGuard guard;
+  for (auto mode : {ForcedCaps::Native, ForcedCaps::SmallLimits}) {  // SmallLimits turns storage16 off: F32 cache
+    ForcedCaps forced(mode);
+    Ops ops(device());
+    CAPTURE(mode_name(mode));
+    const uint32_t row = 2 * 256, ring = 7;
+    std::vector<int32_t> pos = {12, 13, 14, 15, 16, 17, 18, 19, 20};  // wraps around the ring of 7
+    const uint32_t T = static_cast<uint32_t>(pos.size());
+    auto src = random_floats(size_t{T} * row, 5, -2.0f, 2.0f);
+    const bool f16 = ops.kv_type() == KvType::F16;
+    CHECK(f16 == (mode == ForcedCaps::Native && device().caps().storage16));
+    const size_t bytes = size_t{ring} * row * (f16 ? 2 : 4);
+    Buffer cache = zeros<uint8_t>(bytes), sb = to_device(src), pb = to_device(pos);
+    run([&](CommandList& cl) { ops.kv_store(cl, sb, cache, pb, T, row, ring); });
+    std::vector<float> want(size_t{ring} * row, 0.0f);
+    ref::kv_store(src.data(), want.data(), pos.data(), T, row, ring);
+    std::vector<float> got(want.size());
+    if (f16) {
+      auto h = from_device<uint16_t>(cache, want.size());
+      for (size_t i = 0; i < h.size(); ++i) got[i] = fp16_to_fp32(h[i]);
+      for (auto& w : want) w = fp16_to_fp32(fp32_to_fp16(w));  // round to nearest even, as the host does
+    } else {
+      got = from_device<float>(cache, want.size());
+    }
+    CHECK(std::memcmp(got.data(), want.data(), got.size() * 4) == 0);
+  }
+}
