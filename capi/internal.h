@@ -1,0 +1,144 @@
+// Internals of libvkgemma: the handle types behind vkgemma.h, the exception -> status boundary,
+// versioned-struct copying, and the process-wide instance/device registry.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "context.h"
+#include "model.h"
+#include "session.h"
+#include "vkgemma.h"
+
+namespace vkg::capi {
+
+/// An error with its status, thrown inside the library and turned into a return code by guarded().
+struct ApiError {
+  vkgemma_status status;
+  std::string message;
+};
+[[noreturn]] void fail(vkgemma_status status, std::string message);
+
+/// Record `message` as this thread's last error (prefixed with the function name) and return s.
+vkgemma_status set_error(const char* fn, vkgemma_status s, const std::string& message);
+
+/// Status for an exception escaping a call (ApiError, std::bad_alloc, VkError, GgufError, ...).
+vkgemma_status status_of(std::exception_ptr e, std::string& message);
+
+/// Run f (which returns nothing and reports errors by throwing) and translate any exception into
+/// a status + last-error message. No exception crosses this function.
+template <class F>
+vkgemma_status guarded(const char* fn, F&& f) noexcept {
+  try {
+    f();
+    return VKGEMMA_OK;
+  } catch (...) {
+    std::string msg;
+    vkgemma_status s = status_of(std::current_exception(), msg);
+    try {
+      return set_error(fn, s, msg);
+    } catch (...) {
+      return s;  // no memory for the message
+    }
+  }
+}
+
+// ---- versioned structs: `size_t struct_size` first --------------------------------------------
+
+/// Read a caller's input struct (its first struct_size bytes) over `defaults`. NULL: defaults.
+template <class T>
+T read_struct(const T* in, const T& defaults, const char* what) {
+  T out = defaults;
+  if (!in) return out;
+  if (in->struct_size < sizeof(T))  // v1 is the first published layout: nothing smaller exists
+    fail(VKGEMMA_INVALID_ARGUMENT, std::string(what) + ": struct_size " + std::to_string(in->struct_size) +
+                                       " is smaller than the first published layout (" +
+                                       std::to_string(sizeof(T)) + "): set it to sizeof the struct");
+  std::memcpy(static_cast<void*>(&out), in, sizeof(T));
+  out.struct_size = sizeof(T);
+  return out;
+}
+
+/// Check an output struct's struct_size (before doing any work).
+template <class T>
+void check_out_struct(const T* out, const char* what) {
+  if (!out) fail(VKGEMMA_INVALID_ARGUMENT, std::string(what) + " is NULL");
+  if (out->struct_size < sizeof(T))
+    fail(VKGEMMA_INVALID_ARGUMENT, std::string(what) + ": struct_size " + std::to_string(out->struct_size) +
+                                       " is smaller than the first published layout (" +
+                                       std::to_string(sizeof(T)) + "): set it to sizeof the struct");
+}
+
+/// Write `value` into the caller's struct: the members we know, trailing bytes we do not zeroed,
+/// the caller's struct_size kept.
+template <class T>
+void write_struct(T* out, const T& value) {
+  const size_t size = out->struct_size;
+  std::memcpy(static_cast<void*>(out), &value, sizeof(T));
+  if (size > sizeof(T)) std::memset(reinterpret_cast<char*>(out) + sizeof(T), 0, size - sizeof(T));
+  out->struct_size = size;
+}
+
+/// Copy s into a caller buffer with the required-size rule (NUL-terminated; *len = s.size());
+/// ApiError BUFFER_TOO_SMALL (buffer untouched) when it does not fit.
+void copy_text(const std::string& s, char* buf, size_t capacity, size_t* len);
+
+// ---- process-wide Vulkan instance and devices --------------------------------------------------
+
+/// A logical device shared by every model on one physical device; keeps the instance alive.
+struct SharedDevice {
+  std::shared_ptr<Instance> instance;
+  std::unique_ptr<Device> device;
+  ~SharedDevice() { device.reset(); }  // before the instance
+};
+
+/// Capability records of all physical devices (probed once per process). Throws ApiError
+/// NO_DEVICE when there is no loader/driver/device.
+const std::vector<DeviceCaps>& device_caps();
+/// Index an automatic choice opens: VKGEMMA_DEVICE, else choose_device().
+uint32_t default_device_index();
+/// Open (or share the open) device `index` (-1: default_device_index()).
+std::shared_ptr<SharedDevice> open_device(int32_t index);
+/// Validation-layer messages of every instance this library created.
+uint64_t validation_messages();
+
+// ---- handles -----------------------------------------------------------------------------------
+
+/// What a model handle and its sessions share; destroyed with the last of them.
+struct ModelState {
+  std::shared_ptr<SharedDevice> device;  // declared first: destroyed after the model
+  std::unique_ptr<Model> model;
+  int32_t device_index = 0;
+  uint32_t n_ctx_default = 4096;
+  uint64_t device_memory_budget = 0;
+  ~ModelState() { model.reset(); }
+};
+
+}  // namespace vkg::capi
+
+struct vkgemma_model {
+  static constexpr uint64_t kMagic = 0x4c45444f4d4b56ull;  // "VKMODEL"
+  uint64_t magic = kMagic;
+  std::shared_ptr<vkg::capi::ModelState> state;
+};
+
+struct vkgemma_session {
+  static constexpr uint64_t kMagic = 0x5353455347ull;  // "GSESS"
+  uint64_t magic = kMagic;
+  std::shared_ptr<vkg::capi::ModelState> model;  // declared first: outlives the session
+  std::unique_ptr<vkg::Session> session;
+  std::atomic<bool> busy{false};  // inside eval/generate (re-entrancy / concurrent-use guard)
+};
+
+namespace vkg::capi {
+
+/// The model of a handle, or ApiError INVALID_ARGUMENT for NULL / a handle that is not a model.
+const ModelState& model_of(const vkgemma_model* m);
+/// The session of a handle, or ApiError INVALID_ARGUMENT.
+vkgemma_session& session_of(const vkgemma_session* s);
+
+}  // namespace vkg::capi
