@@ -36,7 +36,8 @@ void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix
   const WType& t = checked_type(W, "matmul");
   const bool aligned = t.unit_blocks > 1 && W.ne0 % (t.unit_blocks * t.block_elems) == 0;
   const std::string shader = fmt::format("matvec_{}_{}", t.name, aligned ? "a" : "g");
-  const uint32_t wg = v_.matvec_wg, nr = v_.matvec_rows;
+  // Rows per invocation shrink with the column count (X fetches grow with it, weights do not).
+  const uint32_t wg = v_.matvec_wg, nr = std::max<uint32_t>(1, v_.matvec_rows / nc);
   const Kernel& k = kernel(shader, 3, sizeof(MatvecPush), {wg, nr, nc}, 0b011);
   const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
   const TexelBinding xb = texel_binding(dev_, X, uint64_t{t0 + nc} * W.ne0 * 4, "matmul (X)");

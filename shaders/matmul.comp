@@ -52,8 +52,9 @@ void main() {
       [[unroll]] for (uint g = 0u; g < BLK_SG; ++g) {
         vec4 s4 = vec4(0.0);
         [[unroll]] for (uint c = 0u; c < SG_E4; ++c) {
-          xv[j][g * SG_E4 + c] = uintBitsToFloat(texelFetch(Xt, int(xrow[j] + e0 + g * SG_E4 + c)));
-          s4 += xv[j][g * SG_E4 + c];
+          vec4 x = uintBitsToFloat(texelFetch(Xt, int(xrow[j] + e0 + g * SG_E4 + c)));
+          s4 += x;
+          xv[j][g * SG_E4 + c] = x * xscale4(g * SG_E4 + c);  // pre-scaled for qv4s
         }
         xs[j][g] = (s4.x + s4.y) + (s4.z + s4.w);
       }
@@ -64,7 +65,7 @@ void main() {
       [[unroll]] for (uint g = 0u; g < BLK_SG; ++g) {
         float sc = gscale(W, g), mn = gmin(W, g);
         vec4 q[SG_E4];
-        [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4(W, g * SG_E4 + c);
+        [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4s(W, g * SG_E4 + c);
         [[unroll]] for (uint j = 0u; j < TV; ++j) {
           vec4 s4 = vec4(0.0);
           [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 += q[c] * xv[j][g * SG_E4 + c];

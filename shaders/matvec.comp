@@ -51,8 +51,9 @@ void block_dot(uint W[NR][BLK_WORDS], uint e0) {
     [[unroll]] for (uint t = 0u; t < NC; ++t) {
       vec4 s4 = vec4(0.0);
       [[unroll]] for (uint c = 0u; c < SG_E4; ++c) {
-        xv[t][c] = xfetch(t, (e0 >> 2) + g * SG_E4 + c);
-        s4 += xv[t][c];
+        vec4 x = xfetch(t, (e0 >> 2) + g * SG_E4 + c);
+        s4 += x;
+        xv[t][c] = x * xscale4(g * SG_E4 + c);  // pre-scaled for qv4s
       }
       xs[t] = (s4.x + s4.y) + (s4.z + s4.w);
     }
@@ -60,7 +61,7 @@ void block_dot(uint W[NR][BLK_WORDS], uint e0) {
       float sc = gscale(W[r], g);
       float mn = gmin(W[r], g);
       vec4 q[SG_E4];
-      [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4(W[r], g * SG_E4 + c);
+      [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4s(W[r], g * SG_E4 + c);
       [[unroll]] for (uint t = 0u; t < NC; ++t) {
         vec4 s4 = vec4(0.0);
         [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 += q[c] * xv[t][c];
