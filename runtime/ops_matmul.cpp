@@ -59,7 +59,8 @@ void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, c
   if (T >= kMatmulMinT) {
     // Tiled matrix x matrix: R rows x (wg * tv) tokens per workgroup.
     const uint32_t wg = std::min<uint32_t>(v_.matmul_wg, v_.max_workgroup_invocations);
-    const uint32_t r = v_.matmul_rows, tv = v_.matmul_tokens;
+    const uint32_t r = v_.matmul_rows;
+    const uint32_t tv = std::clamp<uint32_t>(ceil_div(T, wg), 1, v_.matmul_tokens);  // no idle token slots
     const Kernel& k = kernel(fmt::format("matmul_{}", t.name), 3, sizeof(MatmulPush), {wg, r, tv}, 0b011);
     const TexelBinding xb = texel_binding(dev_, X, uint64_t{T} * W.ne0 * 4, "matmul (X)");
     const uint32_t tiles = ceil_div(T, uint64_t{wg} * tv);

@@ -29,19 +29,16 @@ layout(push_constant) uniform Push {
 uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
 #include "wtypes.glsl"
 
-float acc[R * TV];
+float acc[R * TV];  // indexed by the row loop (not unrolled: code size stays one block)
 
 void main() {
   uint row0 = gl_WorkGroupID.x * R;
   uint tok0 = gl_WorkGroupID.y * gl_WorkGroupSize.x * TV + gl_LocalInvocationID.x;
   if (tok0 >= pc.T) return;  // no barriers: idle invocations leave
   uint xrow[TV];
-  [[unroll]] for (uint j = 0u; j < TV; ++j) {
+  [[unroll]] for (uint j = 0u; j < TV; ++j)
     xrow[j] = pc.x_t0 + min(tok0 + j * gl_WorkGroupSize.x, pc.T - 1u) * (pc.K >> 2);
-    [[unroll]] for (uint r = 0u; r < R; ++r) acc[r * TV + j] = 0.0;
-  }
-  uint rbyte[R];
-  [[unroll]] for (uint r = 0u; r < R; ++r) rbyte[r] = pc.w_base + min(row0 + r, pc.n_rows - 1u) * pc.row_bytes;
+  for (uint i = 0u; i < R * TV; ++i) acc[i] = 0.0;
 
   uint nblk = pc.K / BLK_ELEMS;
   for (uint b = 0u; b < nblk; ++b) {
@@ -59,9 +56,11 @@ void main() {
         xs[j][g] = (s4.x + s4.y) + (s4.z + s4.w);
       }
     }
-    [[unroll]] for (uint r = 0u; r < R; ++r) {
+    for (uint r = 0u; r < R; ++r) {
       uint W[BLK_WORDS];
-      load_block(rbyte[r] + b * BLK_BYTES, W);
+      load_block(pc.w_base + min(row0 + r, pc.n_rows - 1u) * pc.row_bytes + b * BLK_BYTES, W);
+      float part[TV];
+      [[unroll]] for (uint j = 0u; j < TV; ++j) part[j] = 0.0;
       [[unroll]] for (uint g = 0u; g < BLK_SG; ++g) {
         float sc = gscale(W, g), mn = gmin(W, g);
         vec4 q[SG_E4];
@@ -69,15 +68,16 @@ void main() {
         [[unroll]] for (uint j = 0u; j < TV; ++j) {
           vec4 s4 = vec4(0.0);
           [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 += q[c] * xv[j][g * SG_E4 + c];
-          acc[r * TV + j] += sc * ((s4.x + s4.y) + (s4.z + s4.w)) + mn * xs[j][g];
+          part[j] += sc * ((s4.x + s4.y) + (s4.z + s4.w)) + mn * xs[j][g];
         }
       }
+      [[unroll]] for (uint j = 0u; j < TV; ++j) acc[r * TV + j] += part[j];
     }
   }
   [[unroll]] for (uint j = 0u; j < TV; ++j) {
     uint t = tok0 + j * gl_WorkGroupSize.x;
     if (t < pc.T) {
-      [[unroll]] for (uint r = 0u; r < R; ++r) {
+      for (uint r = 0u; r < R; ++r) {
         if (row0 + r < pc.n_rows) {
           uint o = t * pc.y_stride + pc.y_row0 + row0 + r;
           y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + acc[r * TV + j];
