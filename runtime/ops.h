@@ -59,6 +59,7 @@ struct OpsVariants {
   uint32_t matmul_wg = 32;       // matrix-matrix (T >= 16): invocations (tokens) per workgroup,
   uint32_t matmul_rows = 8;      // weight rows per workgroup,
   uint32_t matmul_tokens = 4;    // tokens per invocation
+  bool attn_decode_subgroup = false;  // decode attention splits head dims over one fixed-size subgroup
   std::string describe() const;  // one line for `vkgemma devices`
 };
 
@@ -149,7 +150,8 @@ class Ops {
 
  private:
   const Kernel& kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
-                       const std::vector<uint32_t>& spec, uint32_t texel_bindings = 0);
+                       const std::vector<uint32_t>& spec, uint32_t texel_bindings = 0,
+                       uint32_t required_subgroup_size = 0);
   void matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,
                    const BufferRange& Y, uint32_t t0, uint32_t nc, bool accumulate);
   Device& dev_;

@@ -38,6 +38,11 @@ OpsVariants select_variants(const DeviceCaps& caps) {
   v.matmul_wg = std::min<uint32_t>(32, v.max_workgroup_invocations);
   v.matmul_rows = 8;
   v.matmul_tokens = 4;
+  // Decode attention with the head dims split over one subgroup: needs subgroup arithmetic and
+  // a fixed subgroup size (a workgroup of subgroup_size invocations is then one subgroup).
+  v.attn_decode_subgroup = v.subgroup_arith && v.subgroup_size <= 64 &&
+                           caps.min_subgroup_size == caps.max_subgroup_size &&
+                           caps.max_subgroup_size == v.subgroup_size;
   return v;
 }
 
