@@ -91,7 +91,7 @@ void main() {
         uvec4 kt = texelFetch(Kt, int(pc.k_t0 + rows[j] + i));
         [[unroll]] for (uint h = 0u; h < DPT / 4u; ++h) {
           vec4 kv = unpack_kv(kt, h);
-          [[unroll]] for (uint g = 0u; g < G; ++g) a[g] += qv[g][i * (DPT / 4u) + h] * kv;
+          [[unroll]] for (uint g = 0u; g < G; ++g) a[g] = fma(qv[g][i * (DPT / 4u) + h], kv, a[g]);
         }
       }
       bool vis = k + int(j) <= k1;
@@ -118,7 +118,7 @@ void main() {
         uvec4 vt = texelFetch(Vt, int(pc.v_t0 + rows[j] + i));
         [[unroll]] for (uint h = 0u; h < DPT / 4u; ++h) {
           vec4 vv = unpack_kv(vt, h);
-          [[unroll]] for (uint g = 0u; g < G; ++g) ov[g][i * (DPT / 4u) + h] += s[j][g] * vv;
+          [[unroll]] for (uint g = 0u; g < G; ++g) ov[g][i * (DPT / 4u) + h] = fma(vec4(s[j][g]), vv, ov[g][i * (DPT / 4u) + h]);
         }
       }
     }

@@ -67,8 +67,8 @@ void main() {
         [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4s(W, g * SG_E4 + c);
         [[unroll]] for (uint j = 0u; j < TV; ++j) {
           vec4 s4 = vec4(0.0);
-          [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 += q[c] * xv[j][g * SG_E4 + c];
-          part[j] += sc * ((s4.x + s4.y) + (s4.z + s4.w)) + mn * xs[j][g];
+          [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 = fma(q[c], xv[j][g * SG_E4 + c], s4);
+          part[j] = fma(sc, (s4.x + s4.y) + (s4.z + s4.w), fma(mn, xs[j][g], part[j]));
         }
       }
       [[unroll]] for (uint j = 0u; j < TV; ++j) acc[r * TV + j] += part[j];

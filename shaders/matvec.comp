@@ -62,8 +62,8 @@ void block_dot(uint W[BLK_WORDS], uint i, inout float part[NC]) {
     [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4s(W, g * SG_E4 + c);
     [[unroll]] for (uint t = 0u; t < NC; ++t) {
       vec4 s4 = vec4(0.0);
-      [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 += q[c] * xv[t][i * BLK_E4 + g * SG_E4 + c];
-      part[t] += sc * ((s4.x + s4.y) + (s4.z + s4.w)) + mn * xs[t][i * BLK_SG + g];
+      [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 = fma(q[c], xv[t][i * BLK_E4 + g * SG_E4 + c], s4);
+      part[t] = fma(sc, (s4.x + s4.y) + (s4.z + s4.w), fma(mn, xs[t][i * BLK_SG + g], part[t]));
     }
   }
 }
