@@ -10,7 +10,7 @@
 //
 // Defines: WTYPE (ggml type), ALIGNED (1: rows are whole units of UNIT_BLOCKS blocks starting
 // at texel boundaries; 0: any even row_bytes, blocks gathered at run-time phase).
-// Spec constants: 0 workgroup size, 1 NR rows per invocation, 2 NC columns.
+// Spec constants: 0 workgroup size, 1 NR most rows per invocation (pc.nr), 2 NC columns.
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
@@ -34,6 +34,7 @@ layout(push_constant) uniform Push {
   uint y_stride;   // floats per output row of Y (all rows of the matrix)
   uint t0;         // first column handled by this dispatch
   uint accumulate; // 1: Y += result
+  uint nr;         // rows per invocation (<= NR); a push constant so the row loop stays a loop
 } pc;
 
 uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
@@ -70,8 +71,8 @@ void block_dot(uint W[BLK_WORDS], uint i, inout float part[NC]) {
 
 void main() {
   uint wg = gl_WorkGroupSize.x;
-  uint row0 = gl_WorkGroupID.x * wg * NR + gl_LocalInvocationID.x;
-  for (uint r = 0u; r < NR; ++r)
+  uint row0 = gl_WorkGroupID.x * wg * pc.nr + gl_LocalInvocationID.x;
+  for (uint r = 0u; r < pc.nr; ++r)
     [[unroll]] for (uint t = 0u; t < NC; ++t) acc[r * NC + t] = 0.0;
   uint nblk = pc.K / BLK_ELEMS;
   for (uint b = 0u; b < nblk; b += MV_BLOCKS) {
@@ -88,7 +89,7 @@ void main() {
         xs[t][g] = (s4.x + s4.y) + (s4.z + s4.w);
       }
     }
-    for (uint r = 0u; r < NR; ++r) {
+    for (uint r = 0u; r < pc.nr; ++r) {
       uint rb = pc.w_base + min(row0 + r * wg, pc.n_rows - 1u) * pc.row_bytes + b * BLK_BYTES;
       float part[NC];
       [[unroll]] for (uint t = 0u; t < NC; ++t) part[t] = 0.0;
@@ -111,7 +112,7 @@ void main() {
       [[unroll]] for (uint t = 0u; t < NC; ++t) acc[r * NC + t] += part[t];
     }
   }
-  for (uint r = 0u; r < NR; ++r) {
+  for (uint r = 0u; r < pc.nr; ++r) {
     uint row = row0 + r * wg;
     if (row < pc.n_rows) {
       [[unroll]] for (uint t = 0u; t < NC; ++t) {
