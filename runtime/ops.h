@@ -70,7 +70,7 @@ struct OpsVariants {
   uint32_t matvec_wg = 32;       // matrix-vector: invocations per workgroup (one row each ...)
   uint32_t matvec_rows = 4;      // ... times this many rows per invocation (divided by T, doubled for tall matrices)
   uint32_t matmul_wg = 32;       // matrix-matrix (T >= 16): invocations (tokens) per workgroup,
-  uint32_t matmul_rows = 8;      // weight rows per workgroup,
+  uint32_t matmul_rows = 32;     // weight rows per workgroup,
   uint32_t matmul_tokens = 4;    // tokens per invocation
   bool attn_decode_subgroup = false;  // decode attention splits head dims over one fixed-size subgroup
   std::string describe() const;  // one line for `vkgemma devices`

@@ -49,9 +49,9 @@ void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix
 }
 
 struct MatmulPush {
-  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate;
+  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate, nr;
 };
-static_assert(sizeof(MatmulPush) == 40, "must match matmul.comp");
+static_assert(sizeof(MatmulPush) == 44, "must match matmul.comp");
 
 void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, const BufferRange& Y, uint32_t T,
                  bool accumulate) {
@@ -70,7 +70,7 @@ void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, c
     for (const auto& part : W.parts) {
       const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
       MatmulPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
-                   part.first_row, W.n_rows, T, accumulate ? 1u : 0u};
+                   part.first_row, W.n_rows, T, accumulate ? 1u : 0u, r};
       const Grid g = grid_for(ceil_div(part.n_rows, r));
       require(g.y == 1, "matmul", "too many rows in one part");
       cl.dispatch(k, {wb.range, xb.range, Y}, p, g.x, tiles);

@@ -36,7 +36,7 @@ OpsVariants select_variants(const DeviceCaps& caps) {
   }
   // Matrix-matrix: tokens across invocations, a tile of rows decoded once per block for all.
   v.matmul_wg = std::min<uint32_t>(32, v.max_workgroup_invocations);
-  v.matmul_rows = 8;
+  v.matmul_rows = 32;
   v.matmul_tokens = 4;
   // Decode attention with the head dims split over one subgroup: needs subgroup arithmetic and
   // a fixed subgroup size (a workgroup of subgroup_size invocations is then one subgroup).

@@ -8,8 +8,8 @@
 //   gscale * sum(q * x) + gmin * sum(x)   per scale group.
 // No barriers or shared memory.
 //
-// Define: WTYPE. Spec constants: 0 workgroup size, 1 R rows per workgroup, 2 TV tokens per
-// invocation.
+// Define: WTYPE. Spec constants: 0 workgroup size, 1 R most rows per workgroup (pc.nr), 2 TV
+// tokens per invocation.
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
@@ -24,6 +24,7 @@ layout(std430, binding = 2) buffer Yb { float y[]; };
 
 layout(push_constant) uniform Push {
   uint K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate;
+  uint nr;  // rows per workgroup (<= R); a push constant so the row loop stays a loop
 } pc;
 
 uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
@@ -32,13 +33,13 @@ uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
 float acc[R * TV];  // indexed by the row loop (not unrolled: code size stays one block)
 
 void main() {
-  uint row0 = gl_WorkGroupID.x * R;
+  uint row0 = gl_WorkGroupID.x * pc.nr;
   uint tok0 = gl_WorkGroupID.y * gl_WorkGroupSize.x * TV + gl_LocalInvocationID.x;
   if (tok0 >= pc.T) return;  // no barriers: idle invocations leave
   uint xrow[TV];
   [[unroll]] for (uint j = 0u; j < TV; ++j)
     xrow[j] = pc.x_t0 + min(tok0 + j * gl_WorkGroupSize.x, pc.T - 1u) * (pc.K >> 2);
-  for (uint i = 0u; i < R * TV; ++i) acc[i] = 0.0;
+  for (uint i = 0u; i < pc.nr * TV; ++i) acc[i] = 0.0;
 
   uint nblk = pc.K / BLK_ELEMS;
   for (uint b = 0u; b < nblk; ++b) {
@@ -56,7 +57,7 @@ void main() {
         xs[j][g] = (s4.x + s4.y) + (s4.z + s4.w);
       }
     }
-    for (uint r = 0u; r < R; ++r) {
+    for (uint r = 0u; r < pc.nr; ++r) {
       uint W[BLK_WORDS];
       load_block(pc.w_base + min(row0 + r, pc.n_rows - 1u) * pc.row_bytes + b * BLK_BYTES, W);
       float part[TV];
@@ -77,7 +78,7 @@ void main() {
   [[unroll]] for (uint j = 0u; j < TV; ++j) {
     uint t = tok0 + j * gl_WorkGroupSize.x;
     if (t < pc.T) {
-      for (uint r = 0u; r < R; ++r) {
+      for (uint r = 0u; r < pc.nr; ++r) {
         if (row0 + r < pc.n_rows) {
           uint o = t * pc.y_stride + pc.y_row0 + row0 + r;
           y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + acc[r * TV + j];
