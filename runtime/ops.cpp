@@ -53,10 +53,11 @@ Ops::~Ops() = default;
 bool Ops::supports(WeightTypeId type) { return wtype(type) != nullptr; }
 
 const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
-                          const std::vector<uint32_t>& spec, uint32_t texel_bindings) {
+                          const std::vector<uint32_t>& spec, uint32_t texel_bindings,
+                          uint32_t required_subgroup_size) {
   std::string key = shader;
   for (uint32_t s : spec) key += fmt::format(":{}", s);
-  key += fmt::format("/{}", texel_bindings);
+  key += fmt::format("/{}/{}", texel_bindings, required_subgroup_size);
   auto it = kernels_.find(key);
   if (it != kernels_.end()) return *it->second;
   KernelDesc d;
@@ -65,6 +66,7 @@ const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_
   d.push_bytes = push_bytes;
   d.spec = spec;
   d.texel_bindings = texel_bindings;
+  d.required_subgroup_size = required_subgroup_size;
   auto k = std::make_unique<Kernel>(dev_, d);
   const Kernel& ref = *k;
   kernels_.emplace(key, std::move(k));

@@ -7,6 +7,19 @@
 // Parameters that change from step to step (token ids, positions) are read from device
 // buffers, never baked into push constants, so a recorded CommandList can be replayed for the
 // next decode step after the host rewrites those buffers.
+//
+// Operand placement: weights (DeviceMatrix parts), matmul X, attention q / K cache / V cache and
+// argmax/top_k inputs are read through uniform texel buffers (16-byte texels, see
+// KernelDesc::texel_bindings), so their BufferRange offsets must be multiples of 16 bytes
+// (any multiple: the view starts at the device's alignment below it). Other operands are
+// storage buffers (offsets aligned to minStorageBufferOffsetAlignment as usual).
+//
+// Scratch: attention over long caches (decode: always split in chunks for parallelism; any T:
+// more than 32768 keys) and top_k/argmax over long inputs use the buffer given to
+// set_scratch(); without it they fall back to single-pass kernels, or throw VkError where none
+// exists (attention over > 32768 keys, top_k with large k over long inputs). Ops that use the
+// scratch insert their own barriers; two such ops must not run concurrently (a barrier between
+// them, as data dependencies give anyway).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -55,10 +68,11 @@ struct OpsVariants {
   uint32_t max_shared_memory = 16384;
   // Derived tuning (also chosen in select_variants):
   uint32_t matvec_wg = 32;       // matrix-vector: invocations per workgroup (one row each ...)
-  uint32_t matvec_rows = 2;      // ... times this many rows per invocation
+  uint32_t matvec_rows = 4;      // ... times this many rows per invocation (divided by T, doubled for tall matrices)
   uint32_t matmul_wg = 32;       // matrix-matrix (T >= 16): invocations (tokens) per workgroup,
-  uint32_t matmul_rows = 8;      // weight rows per workgroup,
+  uint32_t matmul_rows = 32;     // weight rows per workgroup,
   uint32_t matmul_tokens = 4;    // tokens per invocation
+  bool attn_decode_subgroup = false;  // decode attention splits head dims over one fixed-size subgroup
   std::string describe() const;  // one line for `vkgemma devices`
 };
 
@@ -85,7 +99,8 @@ class Ops {
   static bool supports(WeightTypeId type);
 
   /// Y[t, r] = sum_k W[r, k] * X[t, k] for t < T, r < W.n_rows.  X: [T, W.ne0], Y: [T, W.n_rows].
-  /// Matrix-vector kernels for T <= 8, tiled matrix-matrix for larger T.
+  /// Matrix-vector kernels for T < 16 (up to 8 columns per dispatch), tiled matrix-matrix for
+  /// T >= 16. f32 accumulation; error bounds per type in tests/test_ops_matmul.cpp.
   /// When accumulate is true, Y += (result) instead of Y = result.
   void matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, const BufferRange& Y, uint32_t T,
               bool accumulate = false);
@@ -153,7 +168,8 @@ class Ops {
 
  private:
   const Kernel& kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
-                       const std::vector<uint32_t>& spec, uint32_t texel_bindings = 0);
+                       const std::vector<uint32_t>& spec, uint32_t texel_bindings = 0,
+                       uint32_t required_subgroup_size = 0);
   void matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,
                    const BufferRange& Y, uint32_t t0, uint32_t nc, bool accumulate);
   Device& dev_;

@@ -92,13 +92,44 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
   require(n_chunks == 1 || fits(n_chunks), "attention",
           fmt::format("{} keys need {} chunks: set a scratch buffer of Ops::scratch_bytes()", ring_size, n_chunks));
   const bool f16 = kv_type() == KvType::F16;
-  const uint32_t hd_variant = hd <= 128 ? 128 : hd <= 256 ? 256 : 512;
-  const Kernel& k = kernel(fmt::format("attention_h{}_{}", hd_variant, f16 ? "f16" : "f32"), 6, sizeof(AttnPush),
-                           {sh.wg}, 0b111);
   const uint64_t kv_bytes = uint64_t{ring_size} * n_kv * hd * (f16 ? 2 : 4);
   const TexelBinding qb = texel_binding(dev_, q, uint64_t{T} * n_head * hd * 4, "attention (q)");
   const TexelBinding kb = texel_binding(dev_, k_cache, kv_bytes, "attention (k cache)");
   const TexelBinding vb = texel_binding(dev_, v_cache, kv_bytes, "attention (v cache)");
+
+  // Decode: head dims split over one subgroup (every K/V row read once per subgroup).
+  const uint32_t S = v_.subgroup_size;
+  if (T <= kDecodeMaxT && v_.attn_decode_subgroup && (hd == 128 || hd == 256 || hd == 512) &&
+      hd % ((f16 ? 8 : 4) * S) == 0 && G <= 16) {
+    const uint64_t keys = window ? std::min<uint64_t>(window, ring_size) : ring_size;
+    uint32_t n_chunks = std::max<uint32_t>(
+        ceil_div(keys, kMaxChunkKeys),
+        std::min<uint32_t>({ceil_div(32, uint64_t{n_kv} * T), ceil_div(keys, 64), kMaxChunks}));
+    while (n_chunks > 1 && !(!empty(scratch_) && scratch_.range != VK_WHOLE_SIZE &&
+                             scratch_.range >= attn_partial_bytes(n_chunks, T, n_head, hd)))
+      n_chunks /= 2;
+    if (n_chunks >= ceil_div(keys, kMaxChunkKeys)) {
+      const Kernel& k = kernel(fmt::format("attn_decode_h{}_{}", hd, f16 ? "f16" : "f32"), 6, sizeof(AttnPush),
+                               {S, G}, 0b111);
+      AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, 0, qb.texel0, kb.texel0, vb.texel0, 0};
+      if (n_chunks == 1) {
+        cl.dispatch(k, {qb.range, kb.range, vb.range, pos, out, out}, p, 1, n_kv, T);
+        return;
+      }
+      const BufferRange part = sub_range(scratch_, 0, attn_partial_bytes(n_chunks, T, n_head, hd));
+      cl.barrier();  // earlier users of the scratch buffer are done
+      cl.dispatch(k, {qb.range, kb.range, vb.range, pos, out, part}, p, n_chunks, n_kv, T);
+      cl.barrier();
+      const uint32_t mwg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
+      cl.dispatch(kernel("attn_merge", 2, sizeof(MergePush), {mwg}), {part, out}, MergePush{T, n_head, hd, n_chunks},
+                  n_head, T);
+      return;
+    }
+  }
+
+  const uint32_t hd_variant = hd <= 128 ? 128 : hd <= 256 ? 256 : 512;
+  const Kernel& k = kernel(fmt::format("attention_h{}_{}", hd_variant, f16 ? "f16" : "f32"), 6, sizeof(AttnPush),
+                           {sh.wg}, 0b111);
   AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, 0, qb.texel0, kb.texel0, vb.texel0, 0};
   if (n_chunks == 1) {
     cl.dispatch(k, {qb.range, kb.range, vb.range, pos, out, out}, p, 1, n_kv, sh.n_wgs);

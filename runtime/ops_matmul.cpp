@@ -17,9 +17,9 @@ namespace {
 constexpr uint32_t kMatmulMinT = 16;  // T from which the tiled kernel is used
 
 struct MatvecPush {
-  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, t0, accumulate;
+  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, t0, accumulate, nr;
 };
-static_assert(sizeof(MatvecPush) == 40, "must match matvec.comp");
+static_assert(sizeof(MatvecPush) == 44, "must match matvec.comp");
 
 const WType& checked_type(const DeviceMatrix& W, const char* op) {
   const WType* t = wtype(W.type);
@@ -36,19 +36,22 @@ void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix
   const WType& t = checked_type(W, "matmul");
   const bool aligned = t.unit_blocks > 1 && W.ne0 % (t.unit_blocks * t.block_elems) == 0;
   const std::string shader = fmt::format("matvec_{}_{}", t.name, aligned ? "a" : "g");
-  const uint32_t wg = v_.matvec_wg, nr = v_.matvec_rows;
-  const Kernel& k = kernel(shader, 3, sizeof(MatvecPush), {wg, nr, nc}, 0b011);
+  // Rows per invocation shrink with the column count (X fetches grow with it, weights do not)
+  // and double on tall matrices (enough workgroups either way). A push constant: one pipeline.
+  const uint32_t wg = v_.matvec_wg;
+  const uint32_t nr = std::max<uint32_t>(1, v_.matvec_rows / nc) * (part.n_rows >= 16384 ? 2 : 1);
+  const Kernel& k = kernel(shader, 3, sizeof(MatvecPush), {wg, 2 * v_.matvec_rows, nc}, 0b011);
   const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
   const TexelBinding xb = texel_binding(dev_, X, uint64_t{t0 + nc} * W.ne0 * 4, "matmul (X)");
   MatvecPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
-               part.first_row, W.n_rows, t0, accumulate ? 1u : 0u};
+               part.first_row, W.n_rows, t0, accumulate ? 1u : 0u, nr};
   cl.dispatch(k, {wb.range, xb.range, Y}, p, ceil_div(part.n_rows, uint64_t{wg} * nr));
 }
 
 struct MatmulPush {
-  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate;
+  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate, nr;
 };
-static_assert(sizeof(MatmulPush) == 40, "must match matmul.comp");
+static_assert(sizeof(MatmulPush) == 44, "must match matmul.comp");
 
 void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, const BufferRange& Y, uint32_t T,
                  bool accumulate) {
@@ -58,7 +61,8 @@ void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, c
   if (T >= kMatmulMinT) {
     // Tiled matrix x matrix: R rows x (wg * tv) tokens per workgroup.
     const uint32_t wg = std::min<uint32_t>(v_.matmul_wg, v_.max_workgroup_invocations);
-    const uint32_t r = v_.matmul_rows, tv = v_.matmul_tokens;
+    const uint32_t r = v_.matmul_rows;
+    const uint32_t tv = std::clamp<uint32_t>(ceil_div(T, wg), 1, v_.matmul_tokens);  // no idle token slots
     const Kernel& k = kernel(fmt::format("matmul_{}", t.name), 3, sizeof(MatmulPush), {wg, r, tv}, 0b011);
     const TexelBinding xb = texel_binding(dev_, X, uint64_t{T} * W.ne0 * 4, "matmul (X)");
     const uint32_t tiles = ceil_div(T, uint64_t{wg} * tv);
@@ -66,7 +70,7 @@ void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, c
     for (const auto& part : W.parts) {
       const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
       MatmulPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
-                   part.first_row, W.n_rows, T, accumulate ? 1u : 0u};
+                   part.first_row, W.n_rows, T, accumulate ? 1u : 0u, r};
       const Grid g = grid_for(ceil_div(part.n_rows, r));
       require(g.y == 1, "matmul", "too many rows in one part");
       cl.dispatch(k, {wb.range, xb.range, Y}, p, g.x, tiles);

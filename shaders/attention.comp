@@ -100,7 +100,7 @@ void main() {
       if (8u * b < nv) {
         [[unroll]] for (uint i = 0u; i < 8u / VPT; ++i) {
           uvec4 kt = texelFetch(Kt, int(pc.k_t0 + row + (8u * b) / VPT + i));
-          [[unroll]] for (uint j = 0u; j < VPT; ++j) acc += qv[8u * b + VPT * i + j] * unpack_kv(kt, j);
+          [[unroll]] for (uint j = 0u; j < VPT; ++j) acc = fma(qv[8u * b + VPT * i + j], unpack_kv(kt, j), acc);
         }
       }
     }
@@ -118,7 +118,7 @@ void main() {
           uvec4 vt = texelFetch(Vt, int(pc.v_t0 + row + (8u * b) / VPT + i));
           [[unroll]] for (uint j = 0u; j < VPT; ++j) {
             uint v = 8u * b + VPT * i + j;
-            ov[v] = ov[v] * alpha + pw * unpack_kv(vt, j);
+            ov[v] = fma(vec4(pw), unpack_kv(vt, j), ov[v] * alpha);
           }
         }
       }

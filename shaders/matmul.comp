@@ -8,8 +8,8 @@
 //   gscale * sum(q * x) + gmin * sum(x)   per scale group.
 // No barriers or shared memory.
 //
-// Define: WTYPE. Spec constants: 0 workgroup size, 1 R rows per workgroup, 2 TV tokens per
-// invocation.
+// Define: WTYPE. Spec constants: 0 workgroup size, 1 R most rows per workgroup (pc.nr), 2 TV
+// tokens per invocation.
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
@@ -24,24 +24,22 @@ layout(std430, binding = 2) buffer Yb { float y[]; };
 
 layout(push_constant) uniform Push {
   uint K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate;
+  uint nr;  // rows per workgroup (<= R); a push constant so the row loop stays a loop
 } pc;
 
 uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
 #include "wtypes.glsl"
 
-float acc[R * TV];
+float acc[R * TV];  // indexed by the row loop (not unrolled: code size stays one block)
 
 void main() {
-  uint row0 = gl_WorkGroupID.x * R;
+  uint row0 = gl_WorkGroupID.x * pc.nr;
   uint tok0 = gl_WorkGroupID.y * gl_WorkGroupSize.x * TV + gl_LocalInvocationID.x;
   if (tok0 >= pc.T) return;  // no barriers: idle invocations leave
   uint xrow[TV];
-  [[unroll]] for (uint j = 0u; j < TV; ++j) {
+  [[unroll]] for (uint j = 0u; j < TV; ++j)
     xrow[j] = pc.x_t0 + min(tok0 + j * gl_WorkGroupSize.x, pc.T - 1u) * (pc.K >> 2);
-    [[unroll]] for (uint r = 0u; r < R; ++r) acc[r * TV + j] = 0.0;
-  }
-  uint rbyte[R];
-  [[unroll]] for (uint r = 0u; r < R; ++r) rbyte[r] = pc.w_base + min(row0 + r, pc.n_rows - 1u) * pc.row_bytes;
+  for (uint i = 0u; i < pc.nr * TV; ++i) acc[i] = 0.0;
 
   uint nblk = pc.K / BLK_ELEMS;
   for (uint b = 0u; b < nblk; ++b) {
@@ -52,31 +50,35 @@ void main() {
       [[unroll]] for (uint g = 0u; g < BLK_SG; ++g) {
         vec4 s4 = vec4(0.0);
         [[unroll]] for (uint c = 0u; c < SG_E4; ++c) {
-          xv[j][g * SG_E4 + c] = uintBitsToFloat(texelFetch(Xt, int(xrow[j] + e0 + g * SG_E4 + c)));
-          s4 += xv[j][g * SG_E4 + c];
+          vec4 x = uintBitsToFloat(texelFetch(Xt, int(xrow[j] + e0 + g * SG_E4 + c)));
+          s4 += x;
+          xv[j][g * SG_E4 + c] = x * xscale4(g * SG_E4 + c);  // pre-scaled for qv4s
         }
         xs[j][g] = (s4.x + s4.y) + (s4.z + s4.w);
       }
     }
-    [[unroll]] for (uint r = 0u; r < R; ++r) {
+    for (uint r = 0u; r < pc.nr; ++r) {
       uint W[BLK_WORDS];
-      load_block(rbyte[r] + b * BLK_BYTES, W);
+      load_block(pc.w_base + min(row0 + r, pc.n_rows - 1u) * pc.row_bytes + b * BLK_BYTES, W);
+      float part[TV];
+      [[unroll]] for (uint j = 0u; j < TV; ++j) part[j] = 0.0;
       [[unroll]] for (uint g = 0u; g < BLK_SG; ++g) {
         float sc = gscale(W, g), mn = gmin(W, g);
         vec4 q[SG_E4];
-        [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4(W, g * SG_E4 + c);
+        [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4s(W, g * SG_E4 + c);
         [[unroll]] for (uint j = 0u; j < TV; ++j) {
           vec4 s4 = vec4(0.0);
-          [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 += q[c] * xv[j][g * SG_E4 + c];
-          acc[r * TV + j] += sc * ((s4.x + s4.y) + (s4.z + s4.w)) + mn * xs[j][g];
+          [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 = fma(q[c], xv[j][g * SG_E4 + c], s4);
+          part[j] = fma(sc, (s4.x + s4.y) + (s4.z + s4.w), fma(mn, xs[j][g], part[j]));
         }
       }
+      [[unroll]] for (uint j = 0u; j < TV; ++j) acc[r * TV + j] += part[j];
     }
   }
   [[unroll]] for (uint j = 0u; j < TV; ++j) {
     uint t = tok0 + j * gl_WorkGroupSize.x;
     if (t < pc.T) {
-      [[unroll]] for (uint r = 0u; r < R; ++r) {
+      for (uint r = 0u; r < pc.nr; ++r) {
         if (row0 + r < pc.n_rows) {
           uint o = t * pc.y_stride + pc.y_row0 + row0 + r;
           y[o] = (pc.accumulate != 0u ? y[o] : 0.0) + acc[r * TV + j];

@@ -10,7 +10,7 @@
 //
 // Defines: WTYPE (ggml type), ALIGNED (1: rows are whole units of UNIT_BLOCKS blocks starting
 // at texel boundaries; 0: any even row_bytes, blocks gathered at run-time phase).
-// Spec constants: 0 workgroup size, 1 NR rows per invocation, 2 NC columns.
+// Spec constants: 0 workgroup size, 1 NR most rows per invocation (pc.nr), 2 NC columns.
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
@@ -34,6 +34,7 @@ layout(push_constant) uniform Push {
   uint y_stride;   // floats per output row of Y (all rows of the matrix)
   uint t0;         // first column handled by this dispatch
   uint accumulate; // 1: Y += result
+  uint nr;         // rows per invocation (<= NR); a push constant so the row loop stays a loop
 } pc;
 
 uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
@@ -41,69 +42,77 @@ uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
 
 vec4 xfetch(uint t, uint i) { return uintBitsToFloat(texelFetch(Xt, int(pc.x_t0 + (pc.t0 + t) * (pc.K >> 2) + i))); }
 
-float acc[NR * NC];
+#if ALIGNED && UNIT_BLOCKS > 1
+#define MV_BLOCKS UNIT_BLOCKS
+#else
+#define MV_BLOCKS 1
+#endif
+#define MV_E4 (MV_BLOCKS * BLK_E4)   // vec4 of X per unit
+#define MV_SG (MV_BLOCKS * BLK_SG)   // scale groups per unit
 
-// Accumulate one block of each row (W[r]) against X elements starting at element e0.
-void block_dot(uint W[NR][BLK_WORDS], uint e0) {
+float acc[NR * NC];        // indexed by the row loop (not unrolled: code size stays one block)
+vec4 xv[NC][MV_E4];        // X of the current unit, pre-scaled for qv4s (xscale4)
+float xs[NC][MV_SG];       // X sums per scale group
+
+// Partial dot products of block i of the unit (words W) with the unit's X, per column.
+void block_dot(uint W[BLK_WORDS], uint i, inout float part[NC]) {
   [[unroll]] for (uint g = 0u; g < BLK_SG; ++g) {
-    vec4 xv[NC][SG_E4];
-    float xs[NC];
+    float sc = gscale(W, g);
+    float mn = gmin(W, g);
+    vec4 q[SG_E4];
+    [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4s(W, g * SG_E4 + c);
     [[unroll]] for (uint t = 0u; t < NC; ++t) {
       vec4 s4 = vec4(0.0);
-      [[unroll]] for (uint c = 0u; c < SG_E4; ++c) {
-        xv[t][c] = xfetch(t, (e0 >> 2) + g * SG_E4 + c);
-        s4 += xv[t][c];
-      }
-      xs[t] = (s4.x + s4.y) + (s4.z + s4.w);
-    }
-    [[unroll]] for (uint r = 0u; r < NR; ++r) {
-      float sc = gscale(W[r], g);
-      float mn = gmin(W[r], g);
-      vec4 q[SG_E4];
-      [[unroll]] for (uint c = 0u; c < SG_E4; ++c) q[c] = qv4(W[r], g * SG_E4 + c);
-      [[unroll]] for (uint t = 0u; t < NC; ++t) {
-        vec4 s4 = vec4(0.0);
-        [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 += q[c] * xv[t][c];
-        acc[r * NC + t] += sc * ((s4.x + s4.y) + (s4.z + s4.w)) + mn * xs[t];
-      }
+      [[unroll]] for (uint c = 0u; c < SG_E4; ++c) s4 = fma(q[c], xv[t][i * BLK_E4 + g * SG_E4 + c], s4);
+      part[t] = fma(sc, (s4.x + s4.y) + (s4.z + s4.w), fma(mn, xs[t][i * BLK_SG + g], part[t]));
     }
   }
 }
 
 void main() {
-  const uint wg = gl_WorkGroupSize.x;
-  uint row0 = gl_WorkGroupID.x * wg * NR + gl_LocalInvocationID.x;
-  uint rbyte[NR];
-  [[unroll]] for (uint r = 0u; r < NR; ++r) {
-    rbyte[r] = pc.w_base + min(row0 + r * wg, pc.n_rows - 1u) * pc.row_bytes;
+  uint wg = gl_WorkGroupSize.x;
+  uint row0 = gl_WorkGroupID.x * wg * pc.nr + gl_LocalInvocationID.x;
+  for (uint r = 0u; r < pc.nr; ++r)
     [[unroll]] for (uint t = 0u; t < NC; ++t) acc[r * NC + t] = 0.0;
-  }
-  const uint nblk = pc.K / BLK_ELEMS;
-#if ALIGNED && UNIT_BLOCKS > 1
-  for (uint b = 0u; b < nblk; b += UNIT_BLOCKS) {
-    uint U[NR][UNIT_TEXELS * 4u];
-    [[unroll]] for (uint r = 0u; r < NR; ++r) {
-      uint t0 = (rbyte[r] + b * BLK_BYTES) >> 4;
-      [[unroll]] for (uint i = 0u; i < UNIT_TEXELS; ++i) {
-        uvec4 v = texelFetch(Wt, int(t0 + i));
-        U[r][4u * i] = v.x; U[r][4u * i + 1u] = v.y; U[r][4u * i + 2u] = v.z; U[r][4u * i + 3u] = v.w;
+  uint nblk = pc.K / BLK_ELEMS;
+  for (uint b = 0u; b < nblk; b += MV_BLOCKS) {
+    // X of the unit: fetched once, used for the NR rows of every invocation.
+    [[unroll]] for (uint t = 0u; t < NC; ++t) {
+      [[unroll]] for (uint g = 0u; g < MV_SG; ++g) {
+        vec4 s4 = vec4(0.0);
+        [[unroll]] for (uint c = 0u; c < SG_E4; ++c) {
+          uint e4 = g * SG_E4 + c;
+          vec4 x = xfetch(t, (b * BLK_ELEMS >> 2) + e4);
+          s4 += x;
+          xv[t][e4] = x * xscale4(e4 % BLK_E4);
+        }
+        xs[t][g] = (s4.x + s4.y) + (s4.z + s4.w);
       }
     }
-    [[unroll]] for (uint i = 0u; i < UNIT_BLOCKS; ++i) {
-      uint W[NR][BLK_WORDS];
-      [[unroll]] for (uint r = 0u; r < NR; ++r)
-        [[unroll]] for (uint j = 0u; j < uint(BLK_WORDS); ++j) W[r][j] = unit_word(U[r], i, j);
-      block_dot(W, (b + i) * BLK_ELEMS);
+    for (uint r = 0u; r < pc.nr; ++r) {
+      uint rb = pc.w_base + min(row0 + r * wg, pc.n_rows - 1u) * pc.row_bytes + b * BLK_BYTES;
+      float part[NC];
+      [[unroll]] for (uint t = 0u; t < NC; ++t) part[t] = 0.0;
+#if MV_BLOCKS > 1
+      uint U[UNIT_TEXELS * 4u];
+      [[unroll]] for (uint i = 0u; i < UNIT_TEXELS; ++i) {
+        uvec4 v = texelFetch(Wt, int((rb >> 4) + i));
+        U[4u * i] = v.x; U[4u * i + 1u] = v.y; U[4u * i + 2u] = v.z; U[4u * i + 3u] = v.w;
+      }
+      [[unroll]] for (uint i = 0u; i < UNIT_BLOCKS; ++i) {
+        uint W[BLK_WORDS];
+        [[unroll]] for (uint j = 0u; j < uint(BLK_WORDS); ++j) W[j] = unit_word(U, i, j);
+        block_dot(W, i, part);
+      }
+#else
+      uint W[BLK_WORDS];
+      load_block(rb, W);
+      block_dot(W, 0u, part);
+#endif
+      [[unroll]] for (uint t = 0u; t < NC; ++t) acc[r * NC + t] += part[t];
     }
   }
-#else
-  for (uint b = 0u; b < nblk; ++b) {
-    uint W[NR][BLK_WORDS];
-    [[unroll]] for (uint r = 0u; r < NR; ++r) load_block(rbyte[r] + b * BLK_BYTES, W[r]);
-    block_dot(W, b * BLK_ELEMS);
-  }
-#endif
-  [[unroll]] for (uint r = 0u; r < NR; ++r) {
+  for (uint r = 0u; r < pc.nr; ++r) {
     uint row = row0 + r * wg;
     if (row < pc.n_rows) {
       [[unroll]] for (uint t = 0u; t < NC; ++t) {

@@ -37,6 +37,11 @@ foreach(hd 128 256 512)
   vkg_shader(attention_h${hd}_f32 attention.comp DEFINES HD=${hd} F16=0)
 endforeach()
 vkg_shader(attn_merge attn_merge.comp)
+# Decode attention (head dim split across one subgroup; needs subgroup arithmetic).
+foreach(hd 128 256 512)
+  vkg_shader(attn_decode_h${hd}_f16 attn_decode.comp DEFINES HD=${hd} F16=1)
+  vkg_shader(attn_decode_h${hd}_f32 attn_decode.comp DEFINES HD=${hd} F16=0)
+endforeach()
 
 # Top-k / argmax: pass over floats or over candidate pairs, with or without subgroup arithmetic.
 vkg_shader(select_x_sg select.comp DEFINES PAIRS=0 SUBGROUP=1)

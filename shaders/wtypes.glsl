@@ -13,7 +13,8 @@
 //                  add of the types with a min rounds, as it does in ggml).
 //   qv4(W, e4)     the same four elements as the block's integer levels q (float), such that
 //                  value = q * gscale(W, g) + gmin(W, g) for the scale group g = e4 / (SG_ELEMS/4).
-//                  Matrix-vector kernels use it as scale * sum(q*x) + min * sum(x).
+//                  Matrix kernels use it as scale * sum(q*x) + min * sum(x), through the cheaper
+//                  qv4s / xscale4 pair (below).
 
 #define TY_F32 0
 #define TY_F16 1
@@ -163,8 +164,45 @@ uvec2 scale_min_k4(uint W[BLK_WORDS], uint j) {
 }
 #endif
 
-/// Integer levels of elements 4*e4 .. 4*e4+3 (see the file comment).
-vec4 qv4(uint W[BLK_WORDS], uint e4) {
+// Level extraction. qv4s(W, e4) returns the integer levels q of elements 4*e4 .. 4*e4+3 (as
+// floats) multiplied by 1 / xscale4(e4), a compile-time power of two per component: each level
+// is masked in place inside its 32-bit word (one AND) instead of being shifted down, and the
+// matrix kernels multiply X by xscale4 once per X value instead (shared by all rows). Signed
+// int -> float conversion is used throughout (one instruction on x86; unsigned is not).
+// qv4(W, e4) = qv4s(W, e4) * xscale4(e4): the exact levels, for deq4.
+
+// Four nibble levels of w: low nibbles of the bytes (hi = false) or high nibbles, in place.
+vec4 nib4s(uint w, bool hi) {
+  return hi ? vec4(ivec4(w & 0xF0u, w & 0xF000u, w & 0xF00000u, w >> 28))
+            : vec4(ivec4(w & 0xFu, w & 0xF00u, w & 0xF0000u, w & 0xF000000u));
+}
+const vec4 NIB_LO_SCALE = vec4(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0 / 16777216.0);
+const vec4 NIB_HI_SCALE = vec4(1.0 / 16.0, 1.0 / 4096.0, 1.0 / 1048576.0, 1.0);
+// Four byte levels of v (each byte < 128), in place.
+vec4 byte4s(uint v, uint mask) { return vec4(ivec4(v & mask, v & (mask << 8), v & (mask << 16), v & (mask << 24))); }
+// Signed bytes of w, each as q * 2^24.
+vec4 sbyte4s(uint w) {
+  return vec4(ivec4(int(w << 24), int(w << 16) & int(0xFF000000u), int(w << 8) & int(0xFF000000u),
+                    int(w & 0xFF000000u)));
+}
+
+/// Per-component factor that turns qv4s into levels (see above).
+vec4 xscale4(uint e4) {
+#if WTYPE == TY_Q4_0 || WTYPE == TY_Q4_1
+  return e4 >= 4u ? NIB_HI_SCALE : NIB_LO_SCALE;
+#elif WTYPE == TY_Q4_K
+  return (e4 & 8u) != 0u ? NIB_HI_SCALE : NIB_LO_SCALE;
+#elif WTYPE == TY_Q5_0 || WTYPE == TY_Q5_1 || WTYPE == TY_Q5_K || WTYPE == TY_Q6_K
+  return NIB_LO_SCALE;
+#elif WTYPE == TY_Q8_0
+  return vec4(1.0 / 16777216.0);
+#else
+  return vec4(1.0);
+#endif
+}
+
+/// Scaled integer levels of elements 4*e4 .. 4*e4+3 (see above).
+vec4 qv4s(uint W[BLK_WORDS], uint e4) {
 #if WTYPE == TY_F32
   return uintBitsToFloat(uvec4(W[4u * (e4 & 7u)], W[4u * (e4 & 7u) + 1u], W[4u * (e4 & 7u) + 2u], W[4u * (e4 & 7u) + 3u]));
 #elif WTYPE == TY_F16
@@ -174,39 +212,33 @@ vec4 qv4(uint W[BLK_WORDS], uint e4) {
   return uintBitsToFloat(uvec4(a << 16, a & 0xFFFF0000u, b << 16, b & 0xFFFF0000u));
 #elif WTYPE == TY_Q4_0 || WTYPE == TY_Q4_1
   // qs at byte 2 (Q4_0) / 4 (Q4_1): element j < 16 low nibble of qs[j], j >= 16 high nibble of qs[j-16].
-  uint qs_b = WTYPE == TY_Q4_0 ? 2u : 4u;
-  uint l = 4u * (e4 & 3u);
-  uint off = qs_b + l;  // byte offset of qs[l]
+  uint off = (WTYPE == TY_Q4_0 ? 2u : 4u) + 4u * (e4 & 3u);  // byte offset of qs[4 * (e4 & 3)]
   uint w = (off & 3u) == 0u ? W[off >> 2] : (W[off >> 2] >> 16) | (W[(off >> 2) + 1u] << 16);
-  w = (e4 >= 4u) ? (w >> 4) : w;
-  return vec4(bytes4(w & 0x0F0F0F0Fu));
+  return nib4s(w, e4 >= 4u);
 #elif WTYPE == TY_Q5_0 || WTYPE == TY_Q5_1
   uint qh_b = WTYPE == TY_Q5_0 ? 2u : 4u;
   uint qh = (qh_b & 3u) == 0u ? W[qh_b >> 2] : (W[qh_b >> 2] >> 16) | (W[(qh_b >> 2) + 1u] << 16);
   uint off = qh_b + 4u + 4u * (e4 & 3u);
   uint w = (off & 3u) == 0u ? W[off >> 2] : (W[off >> 2] >> 16) | (W[(off >> 2) + 1u] << 16);
   w = (e4 >= 4u) ? (w >> 4) : w;
-  uint hb = (qh >> (4u * e4)) & 0xFu;  // 5th bits of elements 4*e4 .. +3
-  uvec4 q = bytes4(w & 0x0F0F0F0Fu) | (uvec4(hb, hb >> 1, hb >> 2, hb >> 3) & 1u) << 4;
-  return vec4(q);
+  uint hb = (qh >> (4u * e4)) & 0xFu;  // 5th bits of elements 4*e4 .. +3, to bit 4 of each byte
+  uint h = ((hb & 1u) << 4) | ((hb & 2u) << 11) | ((hb & 4u) << 18) | ((hb & 8u) << 25);
+  return byte4s((w & 0x0F0F0F0Fu) | h, 0x1Fu);
 #elif WTYPE == TY_Q8_0
   uint off = 2u + 4u * e4;  // qs[4*e4] at byte 2 + 4*e4: always half-word aligned
-  uint w = (W[off >> 2] >> 16) | (W[(off >> 2) + 1u] << 16);
-  return vec4(sbytes4(w));
+  return sbyte4s((W[off >> 2] >> 16) | (W[(off >> 2) + 1u] << 16));
 #elif WTYPE == TY_Q4_K
   uint g = e4 >> 4;            // 64-element group
   uint l4 = e4 & 7u;           // word within the group's 32 qs bytes
-  uint w = W[4u + 8u * g + l4];
-  w = ((e4 & 8u) != 0u) ? (w >> 4) : w;
-  return vec4(bytes4(w & 0x0F0F0F0Fu));
+  return nib4s(W[4u + 8u * g + l4], (e4 & 8u) != 0u);
 #elif WTYPE == TY_Q5_K
   uint g = e4 >> 4;
   uint l4 = e4 & 7u;
-  uint w = W[12u + 8u * g + l4];      // ql at byte 48
   uint hi = (e4 & 8u) != 0u ? 1u : 0u;
+  uint w = W[12u + 8u * g + l4];             // ql at byte 48
   w = hi != 0u ? (w >> 4) : w;
-  uint h = W[4u + l4] >> (2u * g + hi);  // qh at byte 16, bit 2g (+1 for the high half)
-  return vec4(bytes4(w & 0x0F0F0F0Fu) | (bytes4(h & 0x01010101u) << 4));
+  uint h = W[4u + l4] >> (2u * g + hi);      // qh at byte 16, bit 2g (+1 for the high half)
+  return byte4s((w & 0x0F0F0F0Fu) | ((h & 0x01010101u) << 4), 0x1Fu);
 #elif WTYPE == TY_Q6_K
   uint n = e4 >> 5;              // 128-element half
   uint q = (e4 >> 3) & 3u;       // quarter within the half
@@ -214,10 +246,12 @@ vec4 qv4(uint W[BLK_WORDS], uint e4) {
   uint wl = W[16u * n + 8u * (q & 1u) + l4];      // ql[64n + 32(q&1) + l]
   uint wh = W[32u + 8u * n + l4];                 // qh[128 + 32n + l]
   uint lo = ((q & 2u) != 0u ? (wl >> 4) : wl) & 0x0F0F0F0Fu;
-  uint hb = ((wh >> (2u * q)) & 0x03030303u) << 4;
-  return vec4(ivec4(bytes4(lo | hb)) - 32);
+  return byte4s(lo | (((wh >> (2u * q)) & 0x03030303u) << 4), 0x3Fu);  // raw level 0..63 (offset in gmin)
 #endif
 }
+
+/// Exact integer levels.
+vec4 qv4(uint W[BLK_WORDS], uint e4) { return qv4s(W, e4) * xscale4(e4); }
 
 /// Scale of scale group g (elements g*SG_ELEMS ..).
 float gscale(uint W[BLK_WORDS], uint g) {
@@ -243,6 +277,8 @@ float gmin(uint W[BLK_WORDS], uint g) {
   return -8.0 * blk_half(W, 0u);
 #elif WTYPE == TY_Q5_0
   return -16.0 * blk_half(W, 0u);
+#elif WTYPE == TY_Q6_K
+  return -32.0 * gscale(W, g);
 #elif WTYPE == TY_Q4_K || WTYPE == TY_Q5_K
   return -blk_half(W, 1u) * float(scale_min_k4(W, g).y);
 #else
@@ -269,6 +305,6 @@ vec4 deq4(uint W[BLK_WORDS], uint e4) {
   float d1 = blk_half(W, 0u) * float(sm.x), m1 = blk_half(W, 1u) * float(sm.y);
   return d1 * q - m1;
 #elif WTYPE == TY_Q6_K
-  return gscale(W, e4 >> 2) * q;
+  return gscale(W, e4 >> 2) * (q - 32.0);
 #endif
 }

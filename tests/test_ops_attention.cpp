@@ -1,4 +1,5 @@
-// Ops::attention (decode with key chunks + merge, prefill tiles) against ref::attention: windows
+// Ops::attention (decode: subgroup kernel with head dims over the lanes, or the generic kernel
+// without subgroup arithmetic; key chunks + merge; prefill tiles) against ref::attention: windows
 // smaller and larger than the sequence, GQA ratios 1, 2, 8, head dims 256, 512 and 96, F16 and F32
 // caches, ring-buffer slots wrapping; each also with subgroup/fp16/limits forced off.
 #include <algorithm>
@@ -74,7 +75,7 @@ std::vector<int32_t> iota_pos(int32_t first, int32_t n) {
 
 TEST_CASE("attention decode: windows, GQA 1/2/8, head dims 256/512/96, ring wrap, F16/F32 cache, all modes") {
   ValidationGuard guard;
-  for (auto mode : {ForcedCaps::Native, ForcedCaps::NoSubgroupNoFp16, ForcedCaps::SmallLimits}) {
+  for (auto mode : {ForcedCaps::Native, ForcedCaps::NoStorage16, ForcedCaps::NoSubgroupNoFp16, ForcedCaps::SmallLimits}) {
     ForcedCaps forced(mode);
     Ops ops(device());
     CAPTURE(mode_name(mode));

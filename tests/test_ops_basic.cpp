@@ -165,3 +165,24 @@ TEST_CASE("kv_store: F16 and F32 caches, ring slots wrap") {
     CHECK(std::memcmp(got.data(), want.data(), got.size() * 4) == 0);
   }
 }
+
+TEST_CASE("ops report unsupported shapes and misaligned texel operands as VkError naming the op") {
+  ValidationGuard guard;
+  Ops ops(device());
+  CHECK(Ops::supports(12));   // Q4_K
+  CHECK(!Ops::supports(10));  // Q2_K: not a kernel type
+  HostMatrix m = random_matrix(GgmlType::Q8_0, 64, 4, 1);
+  std::vector<Buffer> keep;
+  DeviceMatrix dm = upload(m, keep);
+  Buffer x = zeros<float>(64 + 4), y = zeros<float>(4);
+  CommandList cl(device());
+  cl.begin();
+  // X not at a multiple of 16 bytes: cannot be a texel view.
+  CHECK_THROWS_WITH_AS(ops.matmul(cl, dm, BufferRange(x, 4, 256), y, 1), doctest::Contains("matmul"), VkError);
+  DeviceMatrix bad = dm;
+  bad.type = 10;
+  CHECK_THROWS_WITH_AS(ops.matmul(cl, bad, x, y, 1), doctest::Contains("not supported"), VkError);
+  CHECK_THROWS_AS(ops.attention(cl, x, x, x, x, y, 1, 3, 2, 64, 16, 0, 1.0f), VkError);  // 3 heads over 2
+  CHECK_THROWS_AS(ops.top_k(cl, x, 10, 11, y, y), VkError);                              // k > n
+  cl.end();
+}

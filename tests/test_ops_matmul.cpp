@@ -1,11 +1,15 @@
 // Ops::matmul and Ops::get_rows against host/ref_ops on seeded random data, every weight type,
 // odd shapes, matrices split across parts, and with subgroup/fp16 paths and limits forced off.
 //
-// Error bound of matmul (documented per type): |gpu - ref| <= tol(type) * sum_k |w_k x_k| + 1e-30,
+// Error bound of matmul (documented per type): |gpu - ref| <= tol(type) * sum_k |w_k x_k|,
 // where ref is the double-precision product of the dequantized weights (the exact values the
-// GPU decodes). tol covers f32 accumulation over K <= 8192 terms (~sqrt(K) * 2^-24 typical, the
-// bound is looser) and, for types with a min/offset, the split into scale*sum(q*x) + min*sum(x)
-// whose two terms may each exceed sum|w x| by the ratio of the offset to the weight range.
+// GPU decodes) and the GPU accumulates in f32:
+//   F32, F16, BF16, Q8_0, Q6_K (scale only)          tol = 2e-6
+//   Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K (offset/min)  tol = 1e-5
+// The kernels compute scale * sum(q x) + min * sum(x) per scale group; for types with an offset
+// the two terms may each exceed sum |w x| (by about the ratio of the offset to the weight
+// magnitude), hence the looser bound. Measured today on lavapipe, random data, K = 6144
+// (matvec) and K = 1536, T = 32 (tiled): worst 0.8e-8 .. 4.8e-8 for every type.
 #include <cmath>
 #include <cstring>
 
@@ -27,8 +31,8 @@ double matmul_tol(GgmlType t) {
     case GgmlType::F16:
     case GgmlType::BF16:
     case GgmlType::Q8_0:
-    case GgmlType::Q6_K: return 2e-5;
-    default: return 1e-4;  // types with an offset or min: Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K
+    case GgmlType::Q6_K: return 2e-6;
+    default: return 1e-5;  // types with an offset or min: Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K
   }
 }
 

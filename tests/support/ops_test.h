@@ -120,13 +120,14 @@ inline DeviceMatrix upload_split(const HostMatrix& m, std::vector<Buffer>& keep,
 /// a fresh Ops picks the fallback variants.
 class ForcedCaps {
  public:
-  enum Mode { Native, NoSubgroupNoFp16, SmallLimits };
+  enum Mode { Native, NoSubgroupNoFp16, SmallLimits, NoStorage16 };
   explicit ForcedCaps(Mode m) : saved_(device().caps()) {
     auto& c = device().mutable_caps();
     if (m == NoSubgroupNoFp16 || m == SmallLimits) {
       c.subgroup_ops &= ~static_cast<VkSubgroupFeatureFlags>(VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
       c.fp16_arith = false;
     }
+    if (m == NoStorage16) c.storage16 = false;  // F32 KV cache, everything else native
     if (m == SmallLimits) {
       c.max_workgroup_invocations = 128;
       c.max_workgroup_size[0] = std::min<uint32_t>(c.max_workgroup_size[0], 128);
@@ -143,7 +144,13 @@ class ForcedCaps {
 };
 
 inline std::string mode_name(ForcedCaps::Mode m) {
-  return m == ForcedCaps::Native ? "native" : m == ForcedCaps::NoSubgroupNoFp16 ? "no-subgroup-no-fp16" : "small-limits";
+  switch (m) {
+    case ForcedCaps::Native: return "native";
+    case ForcedCaps::NoSubgroupNoFp16: return "no-subgroup-no-fp16";
+    case ForcedCaps::SmallLimits: return "small-limits";
+    case ForcedCaps::NoStorage16: return "no-storage16";
+  }
+  return "?";
 }
 
 } // namespace vkg::test
