@@ -215,7 +215,9 @@ bool Buffer::guard_intact() const {
 Buffer::Buffer(Device& dev, uint64_t size, MemoryUsage usage) : dev_(&dev), size_(size) {
   VkBufferCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   ci.size = std::max<uint64_t>(size, 4);
-  ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  // Uniform texel buffer: kernels read weights, activations and caches through texel views.
+  ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+             VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   const uint32_t fams[2] = {dev.compute_family(), dev.transfer_family()};
   if (dev.separate_transfer_queue()) {
     ci.sharingMode = VK_SHARING_MODE_CONCURRENT;

@@ -71,7 +71,15 @@ void block_dot(uint W[BLK_WORDS], uint i, inout float part[NC]) {
 
 void main() {
   uint wg = gl_WorkGroupSize.x;
+  // Rows of an invocation: strided by the workgroup size for the quantized types; consecutive
+  // for the float types (their wider rows otherwise alias in the L1 sets; measured).
+#if WTYPE == TY_F32 || WTYPE == TY_F16 || WTYPE == TY_BF16
+  uint row0 = (gl_WorkGroupID.x * wg + gl_LocalInvocationID.x) * pc.nr;
+  uint rstep = 1u;
+#else
   uint row0 = gl_WorkGroupID.x * wg * pc.nr + gl_LocalInvocationID.x;
+  uint rstep = wg;
+#endif
   for (uint r = 0u; r < pc.nr; ++r)
     [[unroll]] for (uint t = 0u; t < NC; ++t) acc[r * NC + t] = 0.0;
   uint nblk = pc.K / BLK_ELEMS;
@@ -90,7 +98,7 @@ void main() {
       }
     }
     for (uint r = 0u; r < pc.nr; ++r) {
-      uint rb = pc.w_base + min(row0 + r * wg, pc.n_rows - 1u) * pc.row_bytes + b * BLK_BYTES;
+      uint rb = pc.w_base + min(row0 + r * rstep, pc.n_rows - 1u) * pc.row_bytes + b * BLK_BYTES;
       float part[NC];
       [[unroll]] for (uint t = 0u; t < NC; ++t) part[t] = 0.0;
 #if MV_BLOCKS > 1
@@ -113,7 +121,7 @@ void main() {
     }
   }
   for (uint r = 0u; r < pc.nr; ++r) {
-    uint row = row0 + r * wg;
+    uint row = row0 + r * rstep;
     if (row < pc.n_rows) {
       [[unroll]] for (uint t = 0u; t < NC; ++t) {
         uint o = (pc.t0 + t) * pc.y_stride + pc.y_row0 + row;
