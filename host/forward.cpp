@@ -142,6 +142,10 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
   stats_.steps++;
   stats_.tokens += T;
   stats_.dispatches += cl.dispatch_count();
+  if (opts_.profile) {
+    compute_.wait(v);
+    collect_profile(cl);
+  }
   if (logit_rows) {
     compute_.wait(v);
     const uint64_t bytes = f32(logit_rows, model_.config.n_vocab);
@@ -157,6 +161,7 @@ CommandList& Gemma4Forward::recording(uint32_t T, uint32_t slot, uint32_t logit_
   if (lists_.size() >= 16) {  // bound the cache (prefill tails of many sizes)
     compute_.finish();
     lists_.clear();
+    labels_.clear();
   }
   auto cl = std::make_unique<CommandList>(dev_);
   cl->begin();
@@ -166,26 +171,41 @@ CommandList& Gemma4Forward::recording(uint32_t T, uint32_t slot, uint32_t logit_
   return *lists_.emplace(key, std::move(cl)).first->second;
 }
 
+void Gemma4Forward::sync(CommandList& cl, const char* label) {
+  cl.barrier();
+  if (!opts_.profile) return;
+  auto& labels = labels_[&cl];
+  cl.timestamp(static_cast<uint32_t>(labels.size()));
+  labels.push_back(label);
+}
+
+void Gemma4Forward::collect_profile(const CommandList& cl) {
+  auto it = labels_.find(&cl);
+  if (it == labels_.end() || it->second.size() < 2) return;
+  const auto t = cl.read_timestamps_ns(static_cast<uint32_t>(it->second.size()));
+  for (size_t i = 1; i < t.size(); ++i) profile_[it->second[i]] += (t[i] - t[i - 1]) * 1e-6;
+}
+
 void Gemma4Forward::record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t logit_rows) {
   const auto& c = model_.config;
   Ops& op = *ops_;
   const float eps = c.rms_eps;
   const uint32_t n_ple_all = c.n_layer * c.n_ple;
-  cl.barrier();  // order against the previous submission on this queue
+  sync(cl, "start");  // order against the previous submission on this queue
 
   // Token embedding: x = token_embd[t] * sqrt(n_embd).                        x: [T, n_embd]
   op.get_rows(cl, w_.token_embd, s_->ids[slot], s_->x, T, std::sqrt(float(c.n_embd)));
   // Per-layer inputs, once for all layers.                              pt, ple: [T, n_layer * n_ple]
   op.get_rows(cl, pager_->rows(slot), s_->iota, s_->pt, T, std::sqrt(float(c.n_ple)));
-  cl.barrier();
+  sync(cl, "get_rows");
   op.matmul(cl, w_.per_layer_model_proj, s_->x, s_->ple, T);
-  cl.barrier();
+  sync(cl, "matmul.per_layer_model_proj");
   op.scale(cl, s_->ple, T * n_ple_all, 1.0f / std::sqrt(float(c.n_embd)));
-  cl.barrier();
+  sync(cl, "scale");
   op.rms_norm(cl, s_->ple, w_.per_layer_proj_norm, s_->ple, c.n_ple, T * c.n_layer, eps);
-  cl.barrier();
+  sync(cl, "rms_norm");
   op.add_scale(cl, s_->ple, s_->pt, s_->ple, T * n_ple_all, 1.0f / std::sqrt(2.0f));
-  cl.barrier();
+  sync(cl, "add_scale");
 
   for (uint32_t l = 0; l < c.n_layer; ++l) record_layer(cl, l, T, slot);
 
@@ -194,15 +214,15 @@ void Gemma4Forward::record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t 
   const uint64_t row = uint64_t(c.n_embd) * 4;
   const uint32_t first = T - logit_rows;
   cl.copy(s_->x, first * row, s_->xl, 0, logit_rows * row);
-  cl.barrier();
+  sync(cl, "copy");
   op.rms_norm(cl, s_->xl, w_.output_norm, s_->xl, c.n_embd, logit_rows, eps);
-  cl.barrier();
+  sync(cl, "rms_norm");
   op.matmul(cl, w_.lm_head, s_->xl, s_->logits, logit_rows);
   if (c.final_logit_softcap > 0) {
-    cl.barrier();
+    sync(cl, "matmul.lm_head");
     op.softcap(cl, s_->logits, logit_rows * c.n_vocab, c.final_logit_softcap);
   }
-  cl.barrier();
+  sync(cl, "softcap");
 }
 
 void Gemma4Forward::record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32_t slot) {
@@ -217,59 +237,59 @@ void Gemma4Forward::record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32
 
   // Attention.                                           h: [T, n_embd]  q: [T, n_head, hd]
   op.rms_norm(cl, s_->x, W.attn_norm, s_->h, c.n_embd, T, eps);
-  cl.barrier();
+  sync(cl, "rms_norm");
   op.matmul(cl, W.attn_q, s_->h, s_->q, T);
   if (L.owns_kv) {
     op.matmul(cl, W.attn_k, s_->h, s_->k, T);                                  // k: [T, n_head_kv, hd]
     op.matmul(cl, W.attn_v.parts.empty() ? W.attn_k : W.attn_v, s_->h, s_->v, T);  // V = K when attn_v is absent
   }
-  cl.barrier();
+  sync(cl, "matmul.qkv");
   op.rms_norm(cl, s_->q, W.attn_q_norm, s_->q, hd, T * L.n_head, eps);
   if (L.owns_kv) {
     op.rms_norm(cl, s_->k, W.attn_k_norm, s_->k, hd, T * L.n_head_kv, eps);
     op.rms_norm(cl, s_->v, BufferRange{}, s_->v, hd, T * L.n_head_kv, eps);
   }
-  cl.barrier();
+  sync(cl, "rms_norm");
   op.rope_neox(cl, s_->q, pos, freqs, T, L.n_head, hd, L.n_rot, L.rope_base);
   if (L.owns_kv) op.rope_neox(cl, s_->k, pos, freqs, T, L.n_head_kv, hd, L.n_rot, L.rope_base);
-  cl.barrier();
+  sync(cl, "rope_neox");
   const uint32_t src = L.kv_source;
   const uint32_t ring = kv_->plan().layers[src].ring_size;
   if (L.owns_kv) {
     op.kv_store(cl, s_->k, kv_->k(l), pos, T, L.n_head_kv * hd, ring);
     op.kv_store(cl, s_->v, kv_->v(l), pos, T, L.n_head_kv * hd, ring);
-    cl.barrier();
+    sync(cl, "kv_store");
   }
   op.attention(cl, s_->q, kv_->k(src), kv_->v(src), pos, s_->attn, T, L.n_head, L.n_head_kv, hd, ring,
                L.is_sliding ? c.sliding_window : 0, 1.0f);
-  cl.barrier();
+  sync(cl, "attention");
   op.matmul(cl, W.attn_output, s_->attn, s_->o, T);
-  cl.barrier();
+  sync(cl, "matmul.attn_output");
   op.rms_norm_add(cl, s_->o, W.post_attention_norm, s_->x, BufferRange{}, c.n_embd, T, eps);
-  cl.barrier();
+  sync(cl, "rms_norm_add");
 
   // Feed-forward: x += post_ffw_norm(down(gelu(gate h2) * up h2)).       g, u: [T, n_ff]
   op.rms_norm(cl, s_->x, W.ffn_norm, s_->h, c.n_embd, T, eps);
-  cl.barrier();
+  sync(cl, "rms_norm");
   op.matmul(cl, W.ffn_gate, s_->h, s_->g, T);
   op.matmul(cl, W.ffn_up, s_->h, s_->u, T);
-  cl.barrier();
+  sync(cl, "matmul.gate_up");
   op.gelu_mul(cl, s_->g, s_->u, s_->g, L.n_ff, T, L.n_ff, 0);
-  cl.barrier();
+  sync(cl, "gelu_mul");
   op.matmul(cl, W.ffn_down, s_->g, s_->o, T);
-  cl.barrier();
+  sync(cl, "matmul.ffn_down");
   op.rms_norm_add(cl, s_->o, W.post_ffw_norm, s_->x, BufferRange{}, c.n_embd, T, eps);
-  cl.barrier();
+  sync(cl, "rms_norm_add");
 
   // Per-layer embedding gate: x = (x + post_norm(proj(gelu(inp_gate x) * ple[l]))) * scale.
   op.matmul(cl, W.inp_gate, s_->x, s_->gp, T);                                  // gp: [T, n_ple]
-  cl.barrier();
+  sync(cl, "matmul.inp_gate");
   op.gelu_mul(cl, s_->gp, s_->ple, s_->gp, c.n_ple, T, c.n_layer * c.n_ple, l * c.n_ple);
-  cl.barrier();
+  sync(cl, "gelu_mul");
   op.matmul(cl, W.proj, s_->gp, s_->o, T);
-  cl.barrier();
+  sync(cl, "matmul.proj");
   op.rms_norm_add(cl, s_->o, W.post_norm, s_->x, W.layer_output_scale, c.n_embd, T, eps);
-  cl.barrier();
+  sync(cl, "rms_norm_add");
 }
 
 } // namespace vkg

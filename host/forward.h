@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct ForwardOptions {
   uint32_t max_logit_rows = 32;   // rows of logits one step can return (all_logits mode chunks by this)
   bool force_staging = false;     // page PLE rows through staging + transfer even on UMA
   bool kv_f32 = false;            // F32 KV cache even where F16 storage exists (exactness tests, debugging)
+  bool profile = false;           // GPU timestamps after every op; per-op totals in profile()
 };
 
 /// Counters since construction.
@@ -65,6 +67,9 @@ class Gemma4Forward {
   const PleStats& ple_stats() const { return pager_->stats(); }
   const KvCache& kv() const { return *kv_; }
   const Ops& ops() const { return *ops_; }
+  /// With ForwardOptions::profile: GPU milliseconds per op kind ("matmul.ffn_gate", "attention", ...)
+  /// summed over all steps so far (each op's time includes its barrier).
+  const std::map<std::string, double>& profile() const { return profile_; }
   /// Device bytes of this session (KV cache + scratch activations).
   uint64_t session_bytes() const { return session_bytes_; }
 
@@ -74,6 +79,8 @@ class Gemma4Forward {
   CommandList& recording(uint32_t T, uint32_t slot, uint32_t logit_rows);
   void record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t logit_rows);
   void record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32_t slot);
+  void sync(CommandList& cl, const char* label);  // barrier (+ timestamp when profiling)
+  void collect_profile(const CommandList& cl);
 
   Device& dev_;
   const Gemma4Model& model_;
@@ -88,6 +95,8 @@ class Gemma4Forward {
   uint32_t n_past_ = 0;
   uint64_t session_bytes_ = 0;
   ForwardStats stats_;
+  std::map<const CommandList*, std::vector<std::string>> labels_;  // profiling: label of each timestamp
+  std::map<std::string, double> profile_;
 };
 
 } // namespace vkg

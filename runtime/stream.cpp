@@ -78,7 +78,7 @@ void CommandList::begin() {
   n_dispatch_ = 0;
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   check(vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
-  if (queries_) vkCmdResetQueryPool(cmd_, queries_, 0, 64);
+  if (queries_) vkCmdResetQueryPool(cmd_, queries_, 0, kMaxTimestamps);
 }
 
 void CommandList::end() { check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer"); }
@@ -204,13 +204,13 @@ void CommandList::fill(const Buffer& dst, uint64_t off, uint64_t size, uint32_t 
 }
 
 void CommandList::timestamp(uint32_t index) {
-  if (!dev_.caps().timestamps) return;
+  if (!dev_.caps().timestamps || index >= kMaxTimestamps) return;
   if (!queries_) {
     VkQueryPoolCreateInfo ci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     ci.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    ci.queryCount = 64;
+    ci.queryCount = kMaxTimestamps;
     check(vkCreateQueryPool(dev_.handle(), &ci, nullptr, &queries_), "vkCreateQueryPool");
-    vkCmdResetQueryPool(cmd_, queries_, 0, 64);
+    vkCmdResetQueryPool(cmd_, queries_, 0, kMaxTimestamps);
   }
   vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, index);
 }

@@ -78,7 +78,9 @@ class CommandList {
   void copy(const Buffer& src, uint64_t src_off, const Buffer& dst, uint64_t dst_off, uint64_t size);
   void copy(VkBuffer src, uint64_t src_off, VkBuffer dst, uint64_t dst_off, uint64_t size);
   void fill(const Buffer& dst, uint64_t off, uint64_t size, uint32_t value);
-  /// Timestamp into query `index` of the list's query pool (created on first use, 64 slots).
+  static constexpr uint32_t kMaxTimestamps = 4096;
+  /// Timestamp into query `index` (< kMaxTimestamps) of the list's query pool (created on first
+  /// use). No-op on devices without compute timestamps.
   void timestamp(uint32_t index);
   /// Timestamps in ns after the list completed (only the indices written since begin()).
   std::vector<double> read_timestamps_ns(uint32_t count) const;

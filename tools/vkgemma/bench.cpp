@@ -80,7 +80,7 @@ void add_bench(CLI::App& app) {
     uint32_t tg = 32;
     std::vector<uint32_t> depths = {128};
     int reps = 3;
-    bool json = false;
+    bool json = false, profile = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("bench", "Measure prefill/decode speed, load time and memory");
@@ -92,6 +92,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions (min/median/max reported)")->check(CLI::Range(1, 100));
   cmd->add_option("-b,--batch", a->model.batch, "Prefill chunk");
   cmd->add_flag("--json", a->json, "Machine-readable output");
+  cmd->add_flag("--profile", a->profile, "GPU time per op kind during decode (timestamps after every op)");
   cmd->callback([a] {
     const uint64_t rss0 = current_rss_bytes();
     auto t0 = Clock::now();
@@ -105,14 +106,17 @@ void add_bench(CLI::App& app) {
     for (auto d : a->depths) max_depth = std::max(max_depth, d);
     const uint32_t n_ctx = std::max(max_pp, max_depth + a->tg) + 1;
     Gemma4Forward fwd(*l.device, l.model->gemma(), l.model->weights(),
-                      {.n_ctx = n_ctx, .max_batch = a->model.batch});
+                      {.n_ctx = n_ctx, .max_batch = a->model.batch, .profile = a->profile});
     std::mt19937 rng(1234);
     std::vector<float> logits;
     nlohmann::json results = nlohmann::json::array();
     double ttft_ms = 0;
 
     // Warm-up: records the command lists of both shapes and touches the weights once.
+    // Both PLE slots of the decode shape too: lavapipe finishes compiling a pipeline at its first dispatch.
     fwd.eval(random_tokens(std::min(a->model.batch, n_ctx - 1), cfg.n_vocab, rng), false, logits);
+    fwd.reset();
+    for (int i = 0; i < 2; ++i) fwd.eval(random_tokens(1, cfg.n_vocab, rng), false, logits);
     fwd.reset();
     for (uint32_t p : a->pp) {
       Series tps;
@@ -128,6 +132,7 @@ void add_bench(CLI::App& app) {
       results.push_back({{"test", fmt::format("pp{}", p)}, {"tok_s", tps.json()}});
     }
     const auto ple0 = fwd.ple_stats();
+    const auto prof0 = fwd.profile();
     uint64_t decoded = 0;
     double decode_ms_total = 0;
     for (uint32_t d : a->depths) {
@@ -180,6 +185,24 @@ void add_bench(CLI::App& app) {
         {"decode_roofline_tok_s", roofline_tok_s},
         {"decode_fraction_of_roofline", roofline_tok_s > 0 ? decode_tok_s / roofline_tok_s : 0.0},
     };
+    if (a->profile && decoded) {
+      std::vector<std::pair<double, std::string>> ops;
+      double total = 0;
+      for (const auto& [k, v] : fwd.profile()) {
+        const double before = prof0.count(k) ? prof0.at(k) : 0.0;
+        ops.emplace_back((v - before) / decoded, k);
+        total += (v - before) / decoded;
+      }
+      std::sort(ops.rbegin(), ops.rend());
+      nlohmann::json pj = nlohmann::json::object();
+      for (const auto& [ms_tok, k] : ops) pj[k] = ms_tok;
+      out["decode_profile_ms_per_token"] = pj;
+      if (!a->json) {
+        std::cout << fmt::format("decode GPU time per token by op ({:.1f} ms total):\n", total);
+        for (const auto& [ms_tok, k] : ops)
+          std::cout << fmt::format("  {:<28} {:8.2f} ms {:5.1f}%\n", k, ms_tok, 100 * ms_tok / total);
+      }
+    }
     if (a->json) {
       std::cout << out.dump(2) << "\n";
       return;
