@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <bit>
 #include <cstring>
 
 #include "context.h"
@@ -19,9 +20,11 @@ Kernel::Kernel(Device& dev, KernelDesc desc) : dev_(dev), desc_(std::move(desc))
   if (desc_.push_bytes % 4 != 0 || desc_.push_bytes > caps.max_push_constants)
     throw VkError(fmt::format("shader '{}': {} push-constant bytes (device allows {})", desc_.shader,
                               desc_.push_bytes, caps.max_push_constants));
-  if (desc_.n_buffers > caps.max_storage_buffers_per_stage)
+  // Texel bindings are uniform texel buffers, counted against a different (larger) limit.
+  const uint32_t n_storage = desc_.n_buffers - static_cast<uint32_t>(std::popcount(desc_.texel_bindings));
+  if (n_storage > caps.max_storage_buffers_per_stage)
     throw VkError(fmt::format("shader '{}': {} storage buffers (device allows {} per stage)", desc_.shader,
-                              desc_.n_buffers, caps.max_storage_buffers_per_stage));
+                              n_storage, caps.max_storage_buffers_per_stage));
 
   try {
     create(*found);

@@ -1,4 +1,9 @@
 // Device profiles lower the capability record, and pipeline creation enforces it.
+#include "device_weights.h"
+#include "forward.h"
+#include "gemma4_config.h"
+#include "golden.h"
+#include "gguf.h"
 #include "gpu.h"
 #include "kernel.h"
 #include "profiles.h"
@@ -59,4 +64,35 @@ TEST_CASE("pipelines over the profile's limits are refused, within them are logg
   CHECK(log[0].local_size[0] == 256);
   CHECK(!log[0].subgroup_arith);
   CHECK_THROWS_WITH_AS(Device(inst, {.profile = "nope"}), doctest::Contains("unknown device profile"), VkError);
+}
+
+TEST_CASE("a whole forward pass under pi5-v3d creates only pipelines within its limits") {
+  VKG_REQUIRE_SHARED();
+  auto& inst = *vkg::test::gpu().instance;
+  Device d(inst, {.pipeline_cache = false, .profile = "pi5-v3d"});
+  vkg::test::ValidationGuard guard;
+  auto g = vkg::test::load_golden("tiny_q4_k_m");
+  auto file = GgufFile::open(g.dir / "model.gguf");
+  auto model = load_gemma4(file);
+  auto weights = upload_weights(d, model);
+  std::vector<float> logits;
+  {
+    Gemma4Forward fwd(d, model, weights, {.n_ctx = 64, .max_batch = 16, .kv_f32 = true});
+    fwd.eval(g.tokens, true, logits);  // prefill (tiled kernels) in chunks of 16
+    std::vector<int32_t> one = {g.tokens.back()};
+    std::vector<float> step;
+    fwd.eval(one, false, step);  // decode kernels
+  }
+  auto diff = vkg::test::compare_logits(logits, g.logits_ref, g.n_vocab);
+  CHECK(diff.max_abs <= 1e-3 * diff.max_ref);
+  const auto log = d.pipeline_log();
+  CHECK(log.size() >= 10);
+  for (const auto& p : log) {
+    CAPTURE(p.shader);
+    CHECK(uint64_t(p.local_size[0]) * p.local_size[1] * p.local_size[2] <= 256);
+    CHECK(p.shared_bytes <= 16384);
+    CHECK(!p.subgroup_arith);
+    CHECK(!p.fp16);
+    CHECK(!p.int8);
+  }
 }
