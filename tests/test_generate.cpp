@@ -3,7 +3,10 @@
 // context handling.
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "gpu.h"
@@ -114,4 +117,53 @@ TEST_CASE("vkgemma run on a real-vocabulary model reproduces the reference's gre
   if (!want.empty() && m->tokenizer().is_eog(want.back())) want.pop_back();
   MESSAGE("generated: " << j["text"].get<std::string>());
   CHECK(got == want);
+}
+
+TEST_CASE("vkgemma perplexity equals the perplexity of the CPU reference's logits") {
+  vkg::test::ValidationGuard guard;
+  SynthOptions o = synth_preset("tiny");
+  o.types = SynthTypes::parse("q8_0");
+  o.seed = 3;
+  const auto path = write_model("ppl", o);
+  const auto txt = vkg::test::scratch_dir("ppl") / "text.txt";
+  {
+    std::ofstream f(txt);
+    for (int i = 0; i < 60; ++i) f << "the quick brown fox " << i << " jumps over the lazy dog\n";
+  }
+  const uint32_t n_ctx = 32;
+  const std::string cmd = fmt::format("{}/tools/vkgemma perplexity -m {} -f {} -c {} --chunks 2 --json -q",
+                                      VKG_BINARY_DIR, path.string(), txt.string(), n_ctx);
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  REQUIRE(pclose(p) == 0);
+  const double got = nlohmann::json::parse(out)["perplexity"].get<double>();
+  // The same definition, computed here from the reference's logits in double precision.
+  auto m = Model::load(device(), path);
+  std::ifstream f(txt);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const auto ids = m->tokenizer().encode(ss.str(), false, false);
+  ReferenceModel ref(m->gemma());
+  double nll = 0;
+  uint64_t n = 0;
+  const uint32_t V = m->config().n_vocab;
+  for (uint32_t c = 0; c < 2; ++c) {
+    std::vector<int32_t> chunk = {m->tokenizer().bos_id()};
+    chunk.insert(chunk.end(), ids.begin() + c * (n_ctx - 1), ids.begin() + (c + 1) * (n_ctx - 1));
+    auto st = ref.new_state(n_ctx);
+    auto logits = ref.eval(st, chunk, true);
+    for (uint32_t i = n_ctx / 2; i + 1 < chunk.size(); ++i) {
+      const float* row = logits.data() + size_t(i) * V;
+      double sum = 0;
+      for (uint32_t v = 0; v < V; ++v) sum += std::exp(double(row[v]));
+      nll += std::log(sum) - row[chunk[i + 1]];
+      ++n;
+    }
+  }
+  const double want = std::exp(nll / n);
+  MESSAGE("perplexity: cli " << got << ", reference " << want);
+  CHECK(std::fabs(got - want) <= 1e-3 * want);
 }
