@@ -93,6 +93,19 @@ DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProg
       throw std::runtime_error(fmt::format("tensor '{}' has weight type {}, which the GPU kernels do not support yet",
                                            t.name, ggml_type_name(static_cast<uint32_t>(t.type))));
   });
+  // Fail before allocating anything if the device set cannot fit the device's memory budget.
+  uint64_t need = 0;
+  gemma4_for_each_weight(w, [&](const GgufTensorInfo& t, int, Residency r) {
+    if (r == Residency::Device) need += t.n_rows() == 1 ? t.n_elements * 4 : t.n_bytes;
+  });
+  const uint64_t have = dev.caps().device_local_bytes();
+  const uint64_t used = dev.allocator().stats().device_local_allocated;
+  if (need + used > have)
+    throw std::runtime_error(fmt::format(
+        "the model's device-resident weights need at least {} MiB of device memory (have {} MiB{}); "
+        "per_layer_token_embd ({} MiB) already stays on the host",
+        (need + used + 1048575) / 1048576, have / 1048576, used ? fmt::format(", {} MiB in use", used / 1048576) : "",
+        m.weights.per_layer_token_embd->n_bytes / 1048576));
   DeviceWeights out;
   Uploader up(dev, out, m, progress, file);
   std::vector<BufferRange*> slots;
