@@ -125,20 +125,6 @@ class Cursor {
   uint64_t pos_ = 0;
 };
 
-template <class T> constexpr GgufType type_of() {
-  if constexpr (std::is_same_v<T, uint8_t>) return GgufType::U8;
-  else if constexpr (std::is_same_v<T, int8_t>) return GgufType::I8;
-  else if constexpr (std::is_same_v<T, uint16_t>) return GgufType::U16;
-  else if constexpr (std::is_same_v<T, int16_t>) return GgufType::I16;
-  else if constexpr (std::is_same_v<T, uint32_t>) return GgufType::U32;
-  else if constexpr (std::is_same_v<T, int32_t>) return GgufType::I32;
-  else if constexpr (std::is_same_v<T, uint64_t>) return GgufType::U64;
-  else if constexpr (std::is_same_v<T, int64_t>) return GgufType::I64;
-  else if constexpr (std::is_same_v<T, float>) return GgufType::F32;
-  else if constexpr (std::is_same_v<T, double>) return GgufType::F64;
-  else if constexpr (std::is_same_v<T, bool>) return GgufType::Bool;
-  else static_assert(sizeof(T) == 0, "not a GGUF scalar type");
-}
 
 bool is_integer(GgufType t) {
   switch (t) {
@@ -474,7 +460,7 @@ uint64_t GgufFile::array_size(std::string_view key) const { return kv_typed(key,
 
 template <class T> std::vector<T> GgufFile::get_array(std::string_view key) const {
   const GgufKv& k = kv_typed(key, GgufType::Array);
-  constexpr GgufType want = type_of<T>();
+  constexpr GgufType want = gguf_type_of<T>();
   if (k.elem_type != want)
     fail_kv(k, fmt::format("is an array of {}, expected an array of {}", gguf_type_name(k.elem_type), gguf_type_name(want)));
   std::vector<T> out(static_cast<size_t>(k.count));

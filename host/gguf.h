@@ -22,6 +22,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <map>
 #include <vector>
@@ -42,6 +43,22 @@ enum class GgufType : uint32_t {
 };
 /// "u32", "string", "array"... ("type#N" for ids outside the enum).
 std::string gguf_type_name(GgufType t);
+
+/// The GGUF value type of a C++ scalar (uint8_t..int64_t, float, double, bool).
+template <class T> constexpr GgufType gguf_type_of() {
+  if constexpr (std::is_same_v<T, uint8_t>) return GgufType::U8;
+  else if constexpr (std::is_same_v<T, int8_t>) return GgufType::I8;
+  else if constexpr (std::is_same_v<T, uint16_t>) return GgufType::U16;
+  else if constexpr (std::is_same_v<T, int16_t>) return GgufType::I16;
+  else if constexpr (std::is_same_v<T, uint32_t>) return GgufType::U32;
+  else if constexpr (std::is_same_v<T, int32_t>) return GgufType::I32;
+  else if constexpr (std::is_same_v<T, uint64_t>) return GgufType::U64;
+  else if constexpr (std::is_same_v<T, int64_t>) return GgufType::I64;
+  else if constexpr (std::is_same_v<T, float>) return GgufType::F32;
+  else if constexpr (std::is_same_v<T, double>) return GgufType::F64;
+  else if constexpr (std::is_same_v<T, bool>) return GgufType::Bool;
+  else static_assert(sizeof(T) == 0, "not a GGUF scalar type");
+}
 /// Bytes of one scalar of type t (0 for String and Array).
 size_t gguf_type_size(GgufType t);
 
