@@ -26,6 +26,7 @@ struct Gemma4Forward::Scratch {
   Buffer gp;            // [T, n_ple]
   Buffer xl;            // [R, n_embd]   final-normed rows whose logits are wanted
   Buffer logits;        // [R, n_vocab]  host-readable
+  Buffer topk_ids, topk_vals;  // int32 / f32 [kMaxTopK], host-readable
   Buffer ops;           // Ops scratch (attention partials, top-k)
 };
 
@@ -82,6 +83,8 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   s_->gp = dbuf(f32(T, c.n_ple));
   s_->xl = dbuf(f32(R, c.n_embd));
   s_->logits = Buffer(dev, f32(R, c.n_vocab), MemoryUsage::Readback);
+  s_->topk_ids = Buffer(dev, kMaxTopK * 4, MemoryUsage::Readback);
+  s_->topk_vals = Buffer(dev, kMaxTopK * 4, MemoryUsage::Readback);
   s_->ops = dbuf(ops_->scratch_bytes(T, n_head, hd_max, opts_.n_ctx, c.n_vocab));
   ops_->set_scratch(s_->ops);
   for (const Buffer* b : {&s_->iota, &s_->x, &s_->h, &s_->o, &s_->q, &s_->k, &s_->v, &s_->attn, &s_->g, &s_->u,
@@ -98,7 +101,7 @@ Gemma4Forward::~Gemma4Forward() {
   }
 }
 
-void Gemma4Forward::eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
+void Gemma4Forward::check_tokens(std::span<const int32_t> tokens) const {
   const auto& c = model_.config;
   if (tokens.empty()) throw std::runtime_error("nothing to evaluate: no tokens");
   if (uint64_t(n_past_) + tokens.size() > opts_.n_ctx)
@@ -107,6 +110,36 @@ void Gemma4Forward::eval(std::span<const int32_t> tokens, bool all_logits, std::
   for (int32_t id : tokens)
     if (id < 0 || static_cast<uint32_t>(id) >= c.n_vocab)
       throw std::runtime_error(fmt::format("token id {} is outside the vocabulary (n_vocab {})", id, c.n_vocab));
+}
+
+void Gemma4Forward::eval_top_k(std::span<const int32_t> tokens, uint32_t k, std::vector<int32_t>& ids,
+                               std::vector<float>& vals) {
+  check_tokens(tokens);
+  k = std::min(k, model_.config.n_vocab);
+  if (k == 0 || k > kMaxTopK) throw std::runtime_error(fmt::format("top-k of {} (1..{})", k, kMaxTopK));
+  const uint32_t n = static_cast<uint32_t>(tokens.size());
+  for (uint32_t done = 0; done < n; done += opts_.max_batch) {
+    const uint32_t T = std::min(opts_.max_batch, n - done);
+    const bool last = done + T == n;
+    step(tokens.subspan(done, T), n_past_ + done, last ? 1 : 0, nullptr, last ? k : 0);
+  }
+  n_past_ += n;
+  compute_.finish();
+  ids.resize(k);
+  vals.resize(k);
+  s_->topk_ids.invalidate();
+  s_->topk_vals.invalidate();
+  std::memcpy(ids.data(), s_->topk_ids.mapped(), k * 4);
+  if (k == 1) {
+    vals[0] = 0.0f;  // argmax returns no value
+  } else {
+    std::memcpy(vals.data(), s_->topk_vals.mapped(), k * 4);
+  }
+}
+
+void Gemma4Forward::eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
+  const auto& c = model_.config;
+  check_tokens(tokens);
   const uint32_t n = static_cast<uint32_t>(tokens.size());
   logits.assign(size_t(all_logits ? n : 1) * c.n_vocab, 0.0f);
   const uint32_t chunk = all_logits ? opts_.max_logit_rows : opts_.max_batch;
@@ -127,7 +160,8 @@ bool Gemma4Forward::truncate(uint32_t n) {
   return true;
 }
 
-void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_t logit_rows, float* logits_out) {
+void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_t logit_rows, float* logits_out,
+                         uint32_t top_k) {
   const uint32_t T = static_cast<uint32_t>(tokens.size());
   PlePager::Ticket ticket = pager_->stage(tokens);
   const uint32_t slot = ticket.slot;
@@ -136,7 +170,7 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
   for (uint32_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
   s_->ids[slot].flush();
   s_->pos[slot].flush();
-  CommandList& cl = recording(T, slot, logit_rows);
+  CommandList& cl = recording(T, slot, logit_rows, top_k);
   uint64_t v = ticket.wait ? compute_.submit(cl, {*ticket.wait}) : compute_.submit(cl);
   pager_->mark_in_use(slot, v);
   stats_.steps++;
@@ -146,7 +180,7 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
     compute_.wait(v);
     collect_profile(cl);
   }
-  if (logit_rows) {
+  if (logit_rows && logits_out) {
     compute_.wait(v);
     const uint64_t bytes = f32(logit_rows, model_.config.n_vocab);
     s_->logits.invalidate();
@@ -154,8 +188,8 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
   }
 }
 
-CommandList& Gemma4Forward::recording(uint32_t T, uint32_t slot, uint32_t logit_rows) {
-  auto key = std::make_tuple(T, slot, logit_rows);
+CommandList& Gemma4Forward::recording(uint32_t T, uint32_t slot, uint32_t logit_rows, uint32_t top_k) {
+  auto key = std::make_tuple(T, slot, logit_rows, top_k);
   auto it = lists_.find(key);
   if (it != lists_.end()) return *it->second;
   if (lists_.size() >= 16) {  // bound the cache (prefill tails of many sizes)
@@ -165,7 +199,7 @@ CommandList& Gemma4Forward::recording(uint32_t T, uint32_t slot, uint32_t logit_
   }
   auto cl = std::make_unique<CommandList>(dev_);
   cl->begin();
-  record(*cl, T, slot, logit_rows);
+  record(*cl, T, slot, logit_rows, top_k);
   cl->end();
   stats_.recordings++;
   return *lists_.emplace(key, std::move(cl)).first->second;
@@ -186,7 +220,7 @@ void Gemma4Forward::collect_profile(const CommandList& cl) {
   for (size_t i = 1; i < t.size(); ++i) profile_[it->second[i]] += (t[i] - t[i - 1]) * 1e-6;
 }
 
-void Gemma4Forward::record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t logit_rows) {
+void Gemma4Forward::record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t logit_rows, uint32_t top_k) {
   const auto& c = model_.config;
   Ops& op = *ops_;
   const float eps = c.rms_eps;
@@ -223,6 +257,13 @@ void Gemma4Forward::record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t 
     op.softcap(cl, s_->logits, logit_rows * c.n_vocab, c.final_logit_softcap);
   }
   sync(cl, "softcap");
+  if (top_k == 1) {
+    op.argmax(cl, s_->logits, c.n_vocab, s_->topk_ids);
+    sync(cl, "argmax");
+  } else if (top_k > 1) {
+    op.top_k(cl, s_->logits, c.n_vocab, top_k, s_->topk_ids, s_->topk_vals);
+    sync(cl, "top_k");
+  }
 }
 
 void Gemma4Forward::record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32_t slot) {

@@ -43,6 +43,19 @@ const std::vector<float>& Session::prefill(std::span<const int32_t> tokens) {
   return logits_;
 }
 
+namespace {
+/// How many device-selected candidates the sampler needs, or 0 when it needs the full logits:
+/// greedy needs 1 (argmax on the device); top-k sampling needs k; penalties (applied before top-k
+/// in llama.cpp's chain) and top-k off need everything.
+uint32_t device_candidates(const SamplerParams& p) {
+  const bool penalties = p.repeat_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f;
+  if (penalties) return 0;
+  if (p.greedy || p.temperature <= 0) return 1;
+  if (p.top_k > 0 && static_cast<uint32_t>(p.top_k) <= Gemma4Forward::kMaxTopK) return static_cast<uint32_t>(p.top_k);
+  return 0;
+}
+}  // namespace
+
 GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& opts,
                                  const TokenCallback& on_token) {
   if (prompt.empty()) throw std::runtime_error("the prompt is empty (no tokens)");
@@ -52,13 +65,38 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   const auto& tok = model_.tokenizer();
   Sampler sampler(opts.sampler);
   for (int32_t id : prompt) sampler.accept(id);
-  prefill(prompt);
+  const uint32_t k = opts.device_select ? device_candidates(opts.sampler) : 0;
+  std::vector<int32_t> cand_ids;
+  std::vector<float> cand_vals;
+  std::vector<Candidate> cands;
+  // Evaluate tokens and leave what the sampler needs: full logits, or k device-selected candidates.
+  auto evaluate = [&](std::span<const int32_t> toks) {
+    if (k == 0) {
+      fwd_.eval(toks, false, logits_);
+      return;
+    }
+    fwd_.eval_top_k(toks, k, cand_ids, cand_vals);
+    cands.resize(k);
+    for (uint32_t i = 0; i < k; ++i) cands[i] = {cand_ids[i], k == 1 ? 0.0f : cand_vals[i]};
+  };
+  auto draw = [&]() -> int32_t {
+    if (k == 0) return sampler.sample(logits_);
+    if (k == 1) return cands[0].id;  // greedy: the device's argmax
+    return sampler.sample(cands);
+  };
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    evaluate(prompt);
+    history_.insert(history_.end(), prompt.begin(), prompt.end());
+    stats_.prefill_ms += ms_since(t0);
+    stats_.prompt_tokens += prompt.size();
+  }
 
   GenerateResult r;
   StreamingDetokenizer detok(tok, /*render_special=*/false);
   for (int32_t i = 0; opts.n_predict < 0 || i < opts.n_predict; ++i) {
     auto ts = std::chrono::steady_clock::now();
-    const int32_t id = sampler.sample(logits_);
+    const int32_t id = draw();
     sampler.accept(id);
     stats_.sample_ms += ms_since(ts);
     if (tok.is_eog(id)) {
@@ -81,7 +119,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
       break;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    fwd_.eval(std::span<const int32_t>(&id, 1), false, logits_);
+    evaluate(std::span<const int32_t>(&id, 1));
     history_.push_back(id);
     stats_.decode_ms += ms_since(t0);
     stats_.generated_tokens++;

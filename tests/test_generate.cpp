@@ -167,3 +167,27 @@ TEST_CASE("vkgemma perplexity equals the perplexity of the CPU reference's logit
   MESSAGE("perplexity: cli " << got << ", reference " << want);
   CHECK(std::fabs(got - want) <= 1e-3 * want);
 }
+
+TEST_CASE("device-selected candidates sample the same tokens as full logits") {
+  vkg::test::ValidationGuard guard;
+  SynthOptions o = synth_preset("tiny");
+  o.types = SynthTypes::parse("q8_0");
+  o.seed = 21;
+  auto m = Model::load(device(), write_model("topk", o));
+  std::vector<int32_t> prompt = {2, 300, 301, 302, 303};
+  for (int32_t top_k : {1, 40}) {
+    CAPTURE(top_k);
+    GenerateOptions g;
+    g.n_predict = 24;
+    g.sampler.seed = 1234;
+    g.sampler.top_k = top_k;
+    g.sampler.temperature = top_k == 1 ? 0.0f : 1.0f;
+    g.sampler.min_p = 0.0f;
+    Session a(*m, {.n_ctx = 64}), b(*m, {.n_ctx = 64});
+    auto on_device = a.generate(prompt, g, nullptr);
+    g.device_select = false;
+    auto full = b.generate(prompt, g, nullptr);
+    CHECK(on_device.tokens == full.tokens);
+    CHECK(on_device.tokens.size() == 24);
+  }
+}
