@@ -82,6 +82,7 @@ void add_bench(CLI::App& app) {
     std::vector<uint32_t> depths = {128};
     int reps = 3;
     bool json = false, profile = false;
+    std::string synthetic, synthetic_type = "q4_k_m";
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("bench", "Measure prefill/decode speed, load time and memory");
@@ -92,9 +93,14 @@ void add_bench(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions (min/median/max reported)")->check(CLI::Range(1, 100));
   cmd->add_option("-b,--batch", a->model.batch, "Prefill chunk");
+  cmd->add_option("--synthetic", a->synthetic, "Benchmark a synthetic model of this preset (tiny, e2b, e4b), "
+                                              "generated once into the cache dir")
+      ->excludes(cmd->get_option("--model"));
+  cmd->add_option("--synthetic-type", a->synthetic_type, "Weight type of --synthetic (q4_k_m, q8_0, ...)");
   cmd->add_flag("--json", a->json, "Machine-readable output");
   cmd->add_flag("--profile", a->profile, "GPU time per op kind during decode (timestamps after every op)");
   cmd->callback([a] {
+    if (!a->synthetic.empty()) a->model.model = synthetic_model_path(a->synthetic, a->synthetic_type, a->model.quiet);
     const uint64_t rss0 = current_rss_bytes();
     auto t0 = Clock::now();
     Loaded l = load(a->model);

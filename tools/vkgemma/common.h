@@ -37,6 +37,9 @@ Loaded load(const ModelArgs& a);
 
 /// Path of the built-in tiny model, generated into the user cache dir on first use.
 std::filesystem::path builtin_model_path(bool quiet);
+/// Path of a synthetic model (preset tiny/e2b/e4b, weight type e.g. q4_k_m), generated into the
+/// user cache dir on first use.
+std::filesystem::path synthetic_model_path(const std::string& preset, const std::string& type, bool quiet);
 
 /// Sampling flags (--temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed, -n).
 struct SampleArgs {
