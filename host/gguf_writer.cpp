@@ -224,24 +224,8 @@ void GgufWriter::write_header() {
   state_ = State::Writing;
   layout();
   if (mem_) mem_->reserve(static_cast<size_t>(file_size()));
-  const uint32_t version = 3;
-  const uint64_t n_tensors = tensors_.size();
-  emit("GGUF", 4);
-  emit(&version, 4);
-  emit(&n_tensors, 8);
-  emit(&n_kv_, 8);
-  emit(kv_bytes_.data(), kv_bytes_.size());
-  for (const auto& t : tensors_) {
-    const uint64_t len = t.name.size();
-    const uint32_t type = static_cast<uint32_t>(t.type);
-    emit(&len, 8);
-    emit(t.name.data(), t.name.size());
-    emit(&t.n_dims, 4);
-    emit(t.ne.data(), 8ull * t.n_dims);
-    emit(&type, 4);
-    emit(&t.offset, 8);
-  }
-  pad_to(alignment_);
+  const std::vector<uint8_t> header = header_bytes();  // same offsets as layout() assigned, padded
+  emit(header.data(), header.size());
   cur_ = 0;
   cur_done_ = 0;
 }

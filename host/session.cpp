@@ -37,10 +37,14 @@ std::vector<int32_t> Session::tokenize(std::string_view text, bool parse_special
 const std::vector<float>& Session::prefill(std::span<const int32_t> tokens) {
   const auto t0 = std::chrono::steady_clock::now();
   fwd_.eval(tokens, false, logits_);
-  history_.insert(history_.end(), tokens.begin(), tokens.end());
-  stats_.prefill_ms += ms_since(t0);
-  stats_.prompt_tokens += tokens.size();
+  record_prompt(tokens, ms_since(t0));
   return logits_;
+}
+
+void Session::record_prompt(std::span<const int32_t> tokens, double ms) {
+  history_.insert(history_.end(), tokens.begin(), tokens.end());
+  stats_.prefill_ms += ms;
+  stats_.prompt_tokens += tokens.size();
 }
 
 namespace {
@@ -87,9 +91,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   {
     const auto t0 = std::chrono::steady_clock::now();
     evaluate(prompt);
-    history_.insert(history_.end(), prompt.begin(), prompt.end());
-    stats_.prefill_ms += ms_since(t0);
-    stats_.prompt_tokens += prompt.size();
+    record_prompt(prompt, ms_since(t0));
   }
 
   GenerateResult r;

@@ -84,6 +84,8 @@ class Session {
   const Gemma4Forward& forward() const { return fwd_; }
 
  private:
+  void record_prompt(std::span<const int32_t> tokens, double ms);  // history + prefill statistics
+
   const Model& model_;
   Gemma4Forward fwd_;
   std::vector<float> logits_;
