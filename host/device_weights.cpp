@@ -40,6 +40,9 @@ class Uploader {
     return dm;
   }
 
+  /// A streamed matrix: uploaded per step by the session's LayerStreamer, not now.
+  void skip(const GgufTensorInfo& t) { advance(t.n_bytes); }
+
   /// Reserve a float32 vector slot; filled by flush_vectors().
   BufferRange vector(const GgufTensorInfo* t) {
     if (!t) return {};
@@ -84,7 +87,7 @@ class Uploader {
 } // namespace
 
 DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProgress& progress,
-                             const GgufFile* file) {
+                             const GgufFile* file, const ResidencyPlan* plan) {
   const auto& w = m.weights;
   // Fail before allocating anything if a type is unsupported.
   gemma4_for_each_weight(w, [&](const GgufTensorInfo& t, int, Residency r) {
@@ -93,20 +96,9 @@ DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProg
       throw std::runtime_error(fmt::format("tensor '{}' has weight type {}, which the GPU kernels do not support yet",
                                            t.name, ggml_type_name(static_cast<uint32_t>(t.type))));
   });
-  // Fail before allocating anything if the device set cannot fit the device's memory budget.
-  uint64_t need = 0;
-  gemma4_for_each_weight(w, [&](const GgufTensorInfo& t, int, Residency r) {
-    if (r == Residency::Device) need += t.n_rows() == 1 ? t.n_elements * 4 : t.n_bytes;
-  });
-  const uint64_t have = dev.caps().device_local_bytes();
-  const uint64_t used = dev.allocator().stats().device_local_allocated;
-  if (need + used > have)
-    throw std::runtime_error(fmt::format(
-        "the model's device-resident weights need at least {} MiB of device memory (have {} MiB{}); "
-        "per_layer_token_embd ({} MiB) already stays on the host",
-        (need + used + 1048575) / 1048576, have / 1048576, used ? fmt::format(", {} MiB in use", used / 1048576) : "",
-        m.weights.per_layer_token_embd->n_bytes / 1048576));
+  const ResidencyPlan chosen = plan ? *plan : plan_residency(dev.caps(), m, dev.allocator().plannable_bytes(), 0);
   DeviceWeights out;
+  out.plan = chosen;
   Uploader up(dev, out, m, progress, file);
   std::vector<BufferRange*> slots;
   auto vec = [&](const GgufTensorInfo* t, BufferRange& dst) {
@@ -124,15 +116,19 @@ DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProg
   for (size_t l = 0; l < w.layers.size(); ++l) {
     const auto& s = w.layers[l];
     auto& d = out.layers[l];
-    d.attn_q = up.matrix(s.attn_q);
-    d.attn_k = up.matrix(s.attn_k);
-    d.attn_v = up.matrix(s.attn_v);
-    d.attn_output = up.matrix(s.attn_output);
-    d.ffn_gate = up.matrix(s.ffn_gate);
-    d.ffn_up = up.matrix(s.ffn_up);
-    d.ffn_down = up.matrix(s.ffn_down);
-    d.inp_gate = up.matrix(s.inp_gate);
-    d.proj = up.matrix(s.proj);
+    if (l < chosen.n_resident_layers) {
+      d.attn_q = up.matrix(s.attn_q);
+      d.attn_k = up.matrix(s.attn_k);
+      d.attn_v = up.matrix(s.attn_v);
+      d.attn_output = up.matrix(s.attn_output);
+      d.ffn_gate = up.matrix(s.ffn_gate);
+      d.ffn_up = up.matrix(s.ffn_up);
+      d.ffn_down = up.matrix(s.ffn_down);
+      d.inp_gate = up.matrix(s.inp_gate);
+      d.proj = up.matrix(s.proj);
+    } else {
+      for (const GgufTensorInfo* t : layer_matrices(s)) up.skip(*t);
+    }
     vec(s.attn_norm, d.attn_norm);
     vec(s.attn_q_norm, d.attn_q_norm);
     vec(s.attn_k_norm, d.attn_k_norm);
@@ -143,8 +139,9 @@ DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProg
     vec(s.layer_output_scale, d.layer_output_scale);
   }
   up.flush_vectors(slots);
-  gemma4_for_each_weight(w, [&](const GgufTensorInfo& t, int, Residency r) {
-    if (r == Residency::Device && t.n_rows() > 1) out.bytes += t.n_bytes;
+  gemma4_for_each_weight(w, [&](const GgufTensorInfo& t, int layer, Residency r) {
+    if (r == Residency::Device && t.n_rows() > 1 && (layer < 0 || !out.streamed(static_cast<uint32_t>(layer))))
+      out.bytes += t.n_bytes;
   });
   return out;
 }

@@ -10,11 +10,15 @@
 
 #include "gemma4_config.h"
 #include "ops.h"
+#include "residency.h"
 
 namespace vkg {
 
 class Device;
 
+/// A layer's device weights. On streamed layers (l >= DeviceWeights::n_resident_layers) the
+/// matrices are empty here and live in the session's streaming window (layer_streamer.h); the
+/// vectors are always resident.
 struct DeviceLayerWeights {
   DeviceMatrix attn_q, attn_k, attn_v, attn_output;  // attn_k/v empty on KV-sharing layers
   DeviceMatrix ffn_gate, ffn_up, ffn_down;
@@ -32,17 +36,23 @@ struct DeviceWeights {
   std::vector<DeviceLayerWeights> layers;
   std::vector<Buffer> buffers;        // owns the memory of everything above
   uint64_t bytes = 0;                 // bytes uploaded (matrices as stored + f32 vectors)
+  ResidencyPlan plan;                 // which layers are resident (plan.n_resident_layers)
+  bool streamed(uint32_t layer) const { return layer >= plan.n_resident_layers; }
 };
 
 /// Progress of a long upload: bytes done of total. Return false to cancel (throws
 /// std::runtime_error("cancelled")).
 using UploadProgress = std::function<bool(uint64_t done, uint64_t total)>;
 
-/// Upload the device set of `m` (whose tensor data lives in the GGUF mapping). Checks every
-/// matrix type against Ops::supports() first and fails with the tensor's name and type.
+/// Upload the device set of `m` (whose tensor data lives in the GGUF mapping) as `plan` says:
+/// everything but the matrices of streamed layers. Without a plan: plan_residency() for the
+/// allocator's plannable bytes with no session reserved. Checks every matrix type against
+/// Ops::supports() first and fails with the tensor's name and type; fails before allocating
+/// when the plan cannot fit ("needs at least N MiB of device memory (have M MiB)").
 /// When file (the mapping m points into) is given, the uploaded tensors' pages are released
-/// from the process's RSS afterwards (GgufFile::release_pages).
+/// from the process's RSS afterwards (GgufFile::release_pages); streamed layers' pages stay
+/// mapped (they are read again every step).
 DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProgress& progress = {},
-                             const GgufFile* file = nullptr);
+                             const GgufFile* file = nullptr, const ResidencyPlan* plan = nullptr);
 
 } // namespace vkg

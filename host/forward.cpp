@@ -32,7 +32,63 @@ struct Gemma4Forward::Scratch {
 
 namespace {
 uint64_t f32(uint64_t rows, uint64_t n) { return rows * n * 4; }
+// Query indices of every segment's start/end timestamps (the profile uses 0, 1, 2, ...).
+constexpr uint32_t kTsStart = CommandList::kMaxTimestamps - 2, kTsEnd = CommandList::kMaxTimestamps - 1;
+
+/// Byte sizes of the Scratch buffers for batches of T tokens and R logit rows.
+struct ScratchSizes {
+  uint64_t ids, iota, x, q, kv, g, pt, gp, xl, logits, topk, ops;
+  /// Device bytes of all scratch buffers (ids/pos per PLE slot, x/h/o, k/v, g/u, pt/ple ...).
+  uint64_t total() const {
+    return PlePager::kSlots * 2 * ids + iota + 3 * x + 2 * q + 2 * kv + 2 * g + 2 * pt + gp + xl + logits + 2 * topk +
+           ops;
+  }
+};
+
+ScratchSizes scratch_sizes(const Gemma4Config& c, uint32_t T, uint32_t R, uint32_t n_ctx, const Ops& ops) {
+  uint32_t hd_max = 0, n_head = 0, n_kv = 0, n_ff = 0;
+  for (const auto& L : c.layers) {
+    hd_max = std::max(hd_max, L.head_dim);
+    n_head = std::max(n_head, L.n_head);
+    n_kv = std::max(n_kv, L.n_head_kv);
+    n_ff = std::max(n_ff, L.n_ff);
+  }
+  auto at_least16 = [](uint64_t n) { return std::max<uint64_t>(n, 16); };
+  ScratchSizes z;
+  z.ids = T * 4ull;
+  z.iota = at_least16(T * 4ull);
+  z.x = at_least16(f32(T, c.n_embd));
+  z.q = at_least16(f32(T, uint64_t(n_head) * hd_max));
+  z.kv = at_least16(f32(T, uint64_t(n_kv) * hd_max));
+  z.g = at_least16(f32(T, n_ff));
+  z.pt = at_least16(f32(T, uint64_t(c.n_layer) * c.n_ple));
+  z.gp = at_least16(f32(T, c.n_ple));
+  z.xl = at_least16(f32(R, c.n_embd));
+  z.logits = f32(R, c.n_vocab);
+  z.topk = Gemma4Forward::kMaxTopK * 4;
+  z.ops = at_least16(ops.scratch_bytes(T, n_head, hd_max, n_ctx, c.n_vocab));
+  return z;
+}
+
+ForwardOptions clamp_options(ForwardOptions o) {
+  o.max_batch = std::max(1u, std::min(o.max_batch, o.n_ctx));
+  o.max_logit_rows = std::max(1u, std::min(o.max_logit_rows, o.max_batch));
+  return o;
+}
 }  // namespace
+
+uint64_t Gemma4Forward::estimate_session_bytes(Device& dev, const Gemma4Model& m, ForwardOptions opts) {
+  const Gemma4Config& c = m.config;
+  opts = clamp_options(opts);
+  Ops ops(dev);
+  if (opts.kv_f32) ops.set_kv_type(KvType::F32);
+  const uint32_t elem = ops.kv_type() == KvType::F16 ? 2 : 4;
+  const uint64_t kv = plan_kv_cache(c, opts.n_ctx, opts.max_batch, elem).total_bytes;
+  const GgufTensorInfo& table = *m.weights.per_layer_token_embd;
+  const uint64_t ple_slot = (ggml_row_bytes(table.type, table.ne[0]) * opts.max_batch + 255) / 256 * 256;
+  const uint64_t ple = PlePager::kSlots * ple_slot * (opts.force_staging ? 2 : 1);
+  return kv + ple + scratch_sizes(c, opts.max_batch, opts.max_logit_rows, opts.n_ctx, ops).total();
+}
 
 Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const DeviceWeights& weights,
                              ForwardOptions opts)
@@ -42,56 +98,46 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   if (c.n_ctx_train && opts_.n_ctx > c.n_ctx_train)
     throw std::runtime_error(fmt::format("context of {} tokens exceeds the model's maximum of {}", opts_.n_ctx,
                                          c.n_ctx_train));
-  opts_.max_batch = std::max(1u, std::min(opts_.max_batch, opts_.n_ctx));
-  opts_.max_logit_rows = std::max(1u, std::min(opts_.max_logit_rows, opts_.max_batch));
+  opts_ = clamp_options(opts_);
   ops_ = std::make_unique<Ops>(dev);
   if (opts_.kv_f32) ops_->set_kv_type(KvType::F32);
   kv_ = std::make_unique<KvCache>(dev, c, opts_.n_ctx, opts_.max_batch, ops_->kv_type());
   pager_ = std::make_unique<PlePager>(dev, *model.weights.per_layer_token_embd, opts_.max_batch, compute_,
                                       opts_.force_staging);
+  if (weights.plan.streaming())
+    streamer_ = std::make_unique<LayerStreamer>(dev, model, weights, compute_, opts_.force_staging);
 
-  uint32_t hd_max = 0, n_head = 0, n_kv = 0, n_ff = 0;
-  for (const auto& L : c.layers) {
-    hd_max = std::max(hd_max, L.head_dim);
-    n_head = std::max(n_head, L.n_head);
-    n_kv = std::max(n_kv, L.n_head_kv);
-    n_ff = std::max(n_ff, L.n_ff);
-  }
   const uint32_t T = opts_.max_batch, R = opts_.max_logit_rows;
-  const uint64_t n_ple_all = uint64_t(c.n_layer) * c.n_ple;
+  const ScratchSizes z = scratch_sizes(c, T, R, opts_.n_ctx, *ops_);
   s_ = std::make_unique<Scratch>();
-  auto dbuf = [&](uint64_t bytes) { return Buffer(dev, std::max<uint64_t>(bytes, 16), MemoryUsage::Device); };
+  auto dbuf = [&](uint64_t bytes) { return Buffer(dev, bytes, MemoryUsage::Device); };
   for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
-    s_->ids[i] = Buffer(dev, T * 4, MemoryUsage::Upload);
-    s_->pos[i] = Buffer(dev, T * 4, MemoryUsage::Upload);
+    s_->ids[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
+    s_->pos[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
   }
-  s_->iota = dbuf(T * 4);
+  s_->iota = dbuf(z.iota);
   std::vector<int32_t> iota(T);
   std::iota(iota.begin(), iota.end(), 0);
   upload(dev, s_->iota, 0, iota.data(), T * 4);
-  s_->x = dbuf(f32(T, c.n_embd));
-  s_->h = dbuf(f32(T, c.n_embd));
-  s_->o = dbuf(f32(T, c.n_embd));
-  s_->q = dbuf(f32(T, uint64_t(n_head) * hd_max));
-  s_->k = dbuf(f32(T, uint64_t(n_kv) * hd_max));
-  s_->v = dbuf(f32(T, uint64_t(n_kv) * hd_max));
-  s_->attn = dbuf(f32(T, uint64_t(n_head) * hd_max));
-  s_->g = dbuf(f32(T, n_ff));
-  s_->u = dbuf(f32(T, n_ff));
-  s_->pt = dbuf(f32(T, n_ple_all));
-  s_->ple = dbuf(f32(T, n_ple_all));
-  s_->gp = dbuf(f32(T, c.n_ple));
-  s_->xl = dbuf(f32(R, c.n_embd));
-  s_->logits = Buffer(dev, f32(R, c.n_vocab), MemoryUsage::Readback);
-  s_->topk_ids = Buffer(dev, kMaxTopK * 4, MemoryUsage::Readback);
-  s_->topk_vals = Buffer(dev, kMaxTopK * 4, MemoryUsage::Readback);
-  s_->ops = dbuf(ops_->scratch_bytes(T, n_head, hd_max, opts_.n_ctx, c.n_vocab));
+  s_->x = dbuf(z.x);
+  s_->h = dbuf(z.x);
+  s_->o = dbuf(z.x);
+  s_->q = dbuf(z.q);
+  s_->k = dbuf(z.kv);
+  s_->v = dbuf(z.kv);
+  s_->attn = dbuf(z.q);
+  s_->g = dbuf(z.g);
+  s_->u = dbuf(z.g);
+  s_->pt = dbuf(z.pt);
+  s_->ple = dbuf(z.pt);
+  s_->gp = dbuf(z.gp);
+  s_->xl = dbuf(z.xl);
+  s_->logits = Buffer(dev, z.logits, MemoryUsage::Readback);
+  s_->topk_ids = Buffer(dev, z.topk, MemoryUsage::Readback);
+  s_->topk_vals = Buffer(dev, z.topk, MemoryUsage::Readback);
+  s_->ops = dbuf(z.ops);
   ops_->set_scratch(s_->ops);
-  for (const Buffer* b : {&s_->iota, &s_->x, &s_->h, &s_->o, &s_->q, &s_->k, &s_->v, &s_->attn, &s_->g, &s_->u,
-                          &s_->pt, &s_->ple, &s_->gp, &s_->xl, &s_->logits, &s_->ops})
-    session_bytes_ += b->size();
-  for (uint32_t i = 0; i < PlePager::kSlots; ++i) session_bytes_ += s_->ids[i].size() + s_->pos[i].size();
-  session_bytes_ += kv_->plan().total_bytes + pager_->bytes();
+  session_bytes_ = z.total() + kv_->plan().total_bytes + pager_->bytes() + (streamer_ ? streamer_->bytes() : 0);
 }
 
 Gemma4Forward::~Gemma4Forward() {
@@ -125,6 +171,7 @@ void Gemma4Forward::eval_top_k(std::span<const int32_t> tokens, uint32_t k, std:
   }
   n_past_ += n;
   compute_.finish();
+  collect_timing(0);
   ids.resize(k);
   vals.resize(k);
   s_->topk_ids.invalidate();
@@ -151,6 +198,7 @@ void Gemma4Forward::eval(std::span<const int32_t> tokens, bool all_logits, std::
   }
   n_past_ += n;
   compute_.finish();
+  collect_timing(0);
 }
 
 bool Gemma4Forward::truncate(uint32_t n) {
@@ -163,6 +211,7 @@ bool Gemma4Forward::truncate(uint32_t n) {
 void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_t logit_rows, float* logits_out,
                          uint32_t top_k) {
   const uint32_t T = static_cast<uint32_t>(tokens.size());
+  collect_timing(1);  // the lists and PLE slot of two steps ago are about to be reused
   PlePager::Ticket ticket = pager_->stage(tokens);
   const uint32_t slot = ticket.slot;
   std::memcpy(s_->ids[slot].mapped(), tokens.data(), T * 4);
@@ -170,15 +219,25 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
   for (uint32_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
   s_->ids[slot].flush();
   s_->pos[slot].flush();
-  CommandList& cl = recording(T, slot, logit_rows, top_k);
-  uint64_t v = ticket.wait ? compute_.submit(cl, {*ticket.wait}) : compute_.submit(cl);
-  pager_->mark_in_use(slot, v);
+  std::vector<Segment>& segments = recording(T, slot, logit_rows, top_k);
+  uint64_t v = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const Segment& seg = segments[i];
+    std::vector<TimelineWait> waits;
+    if (i == 0 && ticket.wait) waits.push_back(*ticket.wait);
+    if (seg.layer >= 0)
+      if (auto w = streamer_->acquire(static_cast<uint32_t>(seg.layer))) waits.push_back(*w);
+    v = compute_.submit(*seg.cl, waits);
+    if (seg.layer >= 0) streamer_->release(static_cast<uint32_t>(seg.layer), v);
+    stats_.dispatches += seg.cl->dispatch_count();
+  }
+  pager_->mark_in_use(slot, v);  // ids/pos/PLE rows of the slot are read until the last segment
+  pending_.push_back({&segments, v, slot, ticket.wait.has_value()});
   stats_.steps++;
   stats_.tokens += T;
-  stats_.dispatches += cl.dispatch_count();
   if (opts_.profile) {
     compute_.wait(v);
-    collect_profile(cl);
+    for (const Segment& seg : segments) collect_profile(*seg.cl);
   }
   if (logit_rows && logits_out) {
     compute_.wait(v);
@@ -188,21 +247,44 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
   }
 }
 
-CommandList& Gemma4Forward::recording(uint32_t T, uint32_t slot, uint32_t logit_rows, uint32_t top_k) {
+std::vector<Gemma4Forward::Segment>& Gemma4Forward::recording(uint32_t T, uint32_t slot, uint32_t logit_rows,
+                                                              uint32_t top_k) {
   auto key = std::make_tuple(T, slot, logit_rows, top_k);
   auto it = lists_.find(key);
-  if (it != lists_.end()) return *it->second;
+  if (it != lists_.end()) return it->second;
   if (lists_.size() >= 16) {  // bound the cache (prefill tails of many sizes)
     compute_.finish();
+    collect_timing(0);
     lists_.clear();
     labels_.clear();
   }
-  auto cl = std::make_unique<CommandList>(dev_);
-  cl->begin();
-  record(*cl, T, slot, logit_rows, top_k);
+  // Resident part first (embeddings, resident layers), then one list per streamed layer; the
+  // LM head goes with the last list.
+  const uint32_t n_layer = model_.config.n_layer;
+  const uint32_t first_streamed = w_.plan.n_resident_layers;
+  std::vector<Segment> segments;
+  auto open = [&](int32_t layer) {
+    segments.push_back({std::make_unique<CommandList>(dev_), layer});
+    segments.back().cl->begin();
+    sync(*segments.back().cl, "start");  // order against the previous submission on this queue
+    segments.back().cl->timestamp(kTsStart);
+    return segments.back().cl.get();
+  };
+  CommandList* cl = open(-1);
+  record_head(*cl, T, slot);
+  for (uint32_t l = 0; l < n_layer; ++l) {
+    if (l >= first_streamed) {
+      cl->timestamp(kTsEnd);
+      cl->end();
+      cl = open(static_cast<int32_t>(l));
+    }
+    record_layer(*cl, l, T, slot);
+  }
+  record_tail(*cl, T, logit_rows, top_k);
+  cl->timestamp(kTsEnd);
   cl->end();
   stats_.recordings++;
-  return *lists_.emplace(key, std::move(cl)).first->second;
+  return lists_.emplace(key, std::move(segments)).first->second;
 }
 
 void Gemma4Forward::sync(CommandList& cl, const char* label) {
@@ -220,12 +302,41 @@ void Gemma4Forward::collect_profile(const CommandList& cl) {
   for (size_t i = 1; i < t.size(); ++i) profile_[it->second[i]] += (t[i] - t[i - 1]) * 1e-6;
 }
 
-void Gemma4Forward::record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t logit_rows, uint32_t top_k) {
+void Gemma4Forward::collect_timing(size_t keep) {
+  if (!dev_.caps().timestamps) {
+    pending_.clear();
+    return;
+  }
+  while (pending_.size() > keep) {
+    const Pending p = pending_.front();
+    pending_.pop_front();
+    compute_.wait(p.value);
+    const std::vector<Segment>& segs = *p.segments;
+    std::vector<std::pair<double, double>> t;  // start, end of each segment
+    for (const Segment& seg : segs) {
+      const auto ts = seg.cl->read_timestamps_ns(kTsStart, 2);
+      if (ts.size() != 2) return;  // no timestamps on this device
+      t.emplace_back(ts[0], ts[1]);
+    }
+    double stream_stall = 0;
+    for (size_t i = 1; i < segs.size(); ++i)
+      if (segs[i].layer >= 0) stream_stall += std::max(0.0, t[i].first - t[i - 1].second);
+    if (streamer_) streamer_->add_stall_ms(stream_stall * 1e-6);
+    if (p.ple_copy) {
+      if (const auto c = pager_->copy_times_ns(p.ple_slot)) {
+        const double ref = std::max(last_end_ns_, c->first);
+        pager_->add_stall_ms(std::clamp(c->second - ref, 0.0, std::max(0.0, t[0].first - ref)) * 1e-6);
+      }
+    }
+    last_end_ns_ = t.back().second;
+  }
+}
+
+void Gemma4Forward::record_head(CommandList& cl, uint32_t T, uint32_t slot) {
   const auto& c = model_.config;
   Ops& op = *ops_;
   const float eps = c.rms_eps;
   const uint32_t n_ple_all = c.n_layer * c.n_ple;
-  sync(cl, "start");  // order against the previous submission on this queue
 
   // Token embedding: x = token_embd[t] * sqrt(n_embd).                        x: [T, n_embd]
   op.get_rows(cl, w_.token_embd, s_->ids[slot], s_->x, T, std::sqrt(float(c.n_embd)));
@@ -240,16 +351,18 @@ void Gemma4Forward::record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t 
   sync(cl, "rms_norm");
   op.add_scale(cl, s_->ple, s_->pt, s_->ple, T * n_ple_all, 1.0f / std::sqrt(2.0f));
   sync(cl, "add_scale");
+}
 
-  for (uint32_t l = 0; l < c.n_layer; ++l) record_layer(cl, l, T, slot);
-
+void Gemma4Forward::record_tail(CommandList& cl, uint32_t T, uint32_t logit_rows, uint32_t top_k) {
   if (logit_rows == 0) return;
+  const auto& c = model_.config;
+  Ops& op = *ops_;
   // Final norm and LM head for the wanted rows (the last one, or all T).
   const uint64_t row = uint64_t(c.n_embd) * 4;
   const uint32_t first = T - logit_rows;
   cl.copy(s_->x, first * row, s_->xl, 0, logit_rows * row);
   sync(cl, "copy");
-  op.rms_norm(cl, s_->xl, w_.output_norm, s_->xl, c.n_embd, logit_rows, eps);
+  op.rms_norm(cl, s_->xl, w_.output_norm, s_->xl, c.n_embd, logit_rows, c.rms_eps);
   sync(cl, "rms_norm");
   op.matmul(cl, w_.lm_head, s_->xl, s_->logits, logit_rows);
   if (c.final_logit_softcap > 0) {
@@ -269,7 +382,7 @@ void Gemma4Forward::record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t 
 void Gemma4Forward::record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32_t slot) {
   const auto& c = model_.config;
   const auto& L = c.layers[l];
-  const auto& W = w_.layers[l];
+  const auto& W = w_.streamed(l) ? streamer_->layer(l) : w_.layers[l];
   Ops& op = *ops_;
   const float eps = c.rms_eps;
   const uint32_t hd = L.head_dim;

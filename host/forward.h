@@ -10,6 +10,7 @@
 // token ids and positions live in small host-visible buffers rewritten before each submit.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <span>
@@ -20,6 +21,7 @@
 #include "device_weights.h"
 #include "gemma4_config.h"
 #include "kv_cache.h"
+#include "layer_streamer.h"
 #include "ops.h"
 #include "ple_pager.h"
 #include "stream.h"
@@ -32,7 +34,7 @@ struct ForwardOptions {
   uint32_t n_ctx = 4096;          // context length (positions), <= the model's context_length
   uint32_t max_batch = 512;       // prefill chunk: tokens per forward step
   uint32_t max_logit_rows = 32;   // rows of logits one step can return (all_logits mode chunks by this)
-  bool force_staging = false;     // page PLE rows through staging + transfer even on UMA
+  bool force_staging = false;     // PLE rows and streamed layers through staging + transfer even on UMA
   bool kv_f32 = false;            // F32 KV cache even where F16 storage exists (exactness tests, debugging)
   bool profile = false;           // GPU timestamps after every op; per-op totals in profile()
 };
@@ -70,24 +72,49 @@ class Gemma4Forward {
   uint32_t n_vocab() const { return model_.config.n_vocab; }
   const ForwardStats& stats() const { return stats_; }
   const PleStats& ple_stats() const { return pager_->stats(); }
+  /// Layer streaming counters (all zero when every layer is resident).
+  StreamStats stream_stats() const { return streamer_ ? streamer_->stats() : StreamStats{}; }
+  const LayerStreamer* streamer() const { return streamer_.get(); }
   const KvCache& kv() const { return *kv_; }
   const Ops& ops() const { return *ops_; }
   /// With ForwardOptions::profile: GPU milliseconds per op kind ("matmul.ffn_gate", "attention", ...)
   /// summed over all steps so far (each op's time includes its barrier).
   const std::map<std::string, double>& profile() const { return profile_; }
-  /// Device bytes of this session (KV cache + scratch activations).
+  /// Device bytes of this session (KV cache + scratch activations + PLE slots + streaming window).
   uint64_t session_bytes() const { return session_bytes_; }
+  /// Device bytes a session with these options will allocate, without the streaming window
+  /// (KV cache, activations, PLE slots): what Model::load reserves for one session.
+  static uint64_t estimate_session_bytes(Device& dev, const Gemma4Model& m, ForwardOptions opts);
 
  private:
   struct Scratch;
   void check_tokens(std::span<const int32_t> tokens) const;
   void step(std::span<const int32_t> tokens, uint32_t pos0, uint32_t logit_rows, float* logits_out,
             uint32_t top_k = 0);
-  CommandList& recording(uint32_t T, uint32_t slot, uint32_t logit_rows, uint32_t top_k);
-  void record(CommandList& cl, uint32_t T, uint32_t slot, uint32_t logit_rows, uint32_t top_k);
+  /// A step is one command list, or with layer streaming one for the resident part and one per
+  /// streamed layer (submitted as that layer's weights arrive).
+  struct Segment {
+    std::unique_ptr<CommandList> cl;
+    int32_t layer = -1;  // the streamed layer this list computes, or -1
+  };
+  std::vector<Segment>& recording(uint32_t T, uint32_t slot, uint32_t logit_rows, uint32_t top_k);
+  void record_head(CommandList& cl, uint32_t T, uint32_t slot);
+  void record_tail(CommandList& cl, uint32_t T, uint32_t logit_rows, uint32_t top_k);
   void record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32_t slot);
   void sync(CommandList& cl, const char* label);  // barrier (+ timestamp when profiling)
   void collect_profile(const CommandList& cl);
+  /// Stall accounting from the start/end timestamps of every segment: GPU idle before a
+  /// streamed layer's list (waiting for its upload) and before a step whose PLE copy it waited
+  /// on. Steps are collected in submission order once complete.
+  struct Pending {
+    std::vector<Segment>* segments;
+    uint64_t value;  // compute timeline value of the step's last segment
+    uint32_t ple_slot;
+    bool ple_copy;   // the step waited on a PLE transfer
+  };
+  void collect_timing(size_t keep);  // collect pending steps until at most `keep` remain
+  std::deque<Pending> pending_;
+  double last_end_ns_ = 0;
 
   Device& dev_;
   const Gemma4Model& model_;
@@ -97,8 +124,9 @@ class Gemma4Forward {
   std::unique_ptr<KvCache> kv_;
   Stream compute_;
   std::unique_ptr<PlePager> pager_;
+  std::unique_ptr<LayerStreamer> streamer_;  // destroyed before compute_
   std::unique_ptr<Scratch> s_;
-  std::map<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>, std::unique_ptr<CommandList>> lists_;
+  std::map<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>, std::vector<Segment>> lists_;
   uint32_t n_past_ = 0;
   uint64_t session_bytes_ = 0;
   ForwardStats stats_;

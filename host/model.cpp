@@ -2,18 +2,22 @@
 
 #include <chrono>
 
+#include "context.h"
 #include "gguf_vocab.h"
 
 namespace vkg {
 
 Model::Model(Device& dev, GgufFile file) : dev_(dev), file_(std::move(file)) {}
 
-std::unique_ptr<Model> Model::load(Device& dev, const std::filesystem::path& path, const UploadProgress& progress) {
+std::unique_ptr<Model> Model::load(Device& dev, const std::filesystem::path& path, const UploadProgress& progress,
+                                   const ForwardOptions& session) {
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<Model> m(new Model(dev, GgufFile::open(path)));
   m->gemma_ = load_gemma4(m->file_);
   m->tok_ = std::make_unique<Tokenizer>(read_vocab(m->file_));
-  m->weights_ = upload_weights(dev, m->gemma_, progress, &m->file_);
+  const ResidencyPlan plan = plan_residency(dev.caps(), m->gemma_, dev.allocator().plannable_bytes(),
+                                            Gemma4Forward::estimate_session_bytes(dev, m->gemma_, session));
+  m->weights_ = upload_weights(dev, m->gemma_, progress, &m->file_, &plan);
   m->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return m;
 }

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "device_weights.h"
+#include "forward.h"
 #include "gemma4_config.h"
 #include "gguf.h"
 #include "tokenizer.h"
@@ -16,10 +17,14 @@ class Device;
 class Model {
  public:
   /// Map, validate and upload. progress(done, total) reports uploaded bytes and may cancel.
+  /// Residency (residency.h) is planned for the device allocator's budget
+  /// (Allocator::set_budget, e.g. `--gpu-mem`) with one session of `session` options reserved:
+  /// the layers that do not fit are streamed by each session.
   /// Errors: GgufError / ModelError (file), VocabError (tokenizer metadata), VkError (device),
-  /// std::runtime_error (unsupported weight type, cancelled).
+  /// std::runtime_error (unsupported weight type, device memory too small even for streaming,
+  /// cancelled).
   static std::unique_ptr<Model> load(Device& dev, const std::filesystem::path& path,
-                                     const UploadProgress& progress = {});
+                                     const UploadProgress& progress = {}, const ForwardOptions& session = {});
 
   Device& device() const { return dev_; }
   const GgufFile& file() const { return file_; }
@@ -30,6 +35,8 @@ class Model {
   /// Bytes of the device set uploaded / of the host-paged PLE table in the file.
   uint64_t device_bytes() const { return weights_.bytes; }
   uint64_t host_paged_bytes() const { return gemma_.weights.per_layer_token_embd->n_bytes; }
+  /// Which layers are resident and which stream (and the bytes of each part).
+  const ResidencyPlan& residency() const { return weights_.plan; }
   double load_ms() const { return load_ms_; }
 
  private:

@@ -69,13 +69,22 @@ PlePager::Ticket PlePager::stage(std::span<const int32_t> tokens) {
   staging_[t.slot].flush();
   auto& cl = *lists_[t.slot];
   cl.begin();
+  cl.timestamp(0);
   cl.copy(staging_[t.slot], 0, device_[t.slot], 0, std::max<uint64_t>(bytes, 4));
+  cl.timestamp(1);
   cl.end();
   const uint64_t v = transfer_.submit(cl);
   copy_done_[t.slot] = v;
   stats_.transfers++;
   t.wait = TimelineWait{&transfer_.timeline(), v};
   return t;
+}
+
+std::optional<std::pair<double, double>> PlePager::copy_times_ns(uint32_t slot) const {
+  if (direct_ || !copy_done_[slot]) return std::nullopt;
+  const auto t = lists_[slot]->read_timestamps_ns(0, 2);
+  if (t.size() != 2) return std::nullopt;
+  return std::make_pair(t[0], t[1]);
 }
 
 } // namespace vkg

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "gguf.h"
@@ -27,6 +28,10 @@ struct PleStats {
   uint64_t bytes = 0;         // bytes paged
   uint64_t transfers = 0;     // transfer-queue submissions
   double gather_ms = 0;       // host time spent gathering rows
+  /// GPU time the forward pass waited for PLE rows (timestamp queries: from the end of the
+  /// previous step, or the copy's start, to the end of the copy the step waited on). 0 on the
+  /// direct (UMA) path, where rows are written before the step is submitted.
+  double gpu_stall_ms = 0;
 };
 
 class PlePager {
@@ -49,6 +54,11 @@ class PlePager {
   /// The slot's rows as a matrix of max_batch rows (row i = tokens[i] of the last stage()).
   const DeviceMatrix& rows(uint32_t slot) const { return slot_matrix_[slot]; }
   const PleStats& stats() const { return stats_; }
+  /// Device timestamps (ns) of the start and end of the last copy into `slot` (staging path, on
+  /// devices with transfer-queue timestamps); nothing otherwise. Call after the copy completed.
+  std::optional<std::pair<double, double>> copy_times_ns(uint32_t slot) const;
+  /// Add GPU stall time measured by the forward pass.
+  void add_stall_ms(double ms) { stats_.gpu_stall_ms += ms; }
   bool direct() const { return direct_; }
   uint64_t row_bytes() const { return row_bytes_; }
   /// Bytes of the pager's own buffers (device slots + staging).

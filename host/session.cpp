@@ -157,6 +157,7 @@ std::span<const int32_t> Session::reuse_prefix(std::span<const int32_t> full) {
 SessionStats Session::stats() const {
   SessionStats s = stats_;
   s.ple = fwd_.ple_stats();
+  s.stream = fwd_.stream_stats();
   s.session_device_bytes = fwd_.session_bytes();
   return s;
 }

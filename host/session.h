@@ -48,6 +48,7 @@ struct SessionStats {
   double prefill_tok_s() const { return prefill_ms > 0 ? prompt_tokens * 1000.0 / prefill_ms : 0; }
   double decode_tok_s() const { return decode_ms > 0 ? generated_tokens * 1000.0 / decode_ms : 0; }
   PleStats ple;
+  StreamStats stream;              // layer streaming (zero when every layer is resident)
   uint64_t session_device_bytes = 0;
 };
 

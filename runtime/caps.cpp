@@ -161,9 +161,12 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
       c.timestamps = fams[i].timestampValidBits > 0 && p.limits.timestampComputeAndGraphics;
     }
     if ((fl & VK_QUEUE_TRANSFER_BIT) && !(fl & (VK_QUEUE_COMPUTE_BIT | VK_QUEUE_GRAPHICS_BIT)) &&
-        c.transfer_family == UINT32_MAX)
+        c.transfer_family == UINT32_MAX) {
       c.transfer_family = i;
+      c.transfer_timestamps = fams[i].timestampValidBits > 0;
+    }
   }
+  if (c.transfer_family == UINT32_MAX) c.transfer_timestamps = c.timestamps;
   return c;
 }
 

@@ -53,7 +53,8 @@ struct DeviceCaps {
   uint64_t max_texel_buffer_elements = 65536;          // texels per uniform texel buffer view
   uint64_t min_texel_buffer_offset_alignment = 256;
   float timestamp_period_ns = 1.0f;
-  bool timestamps = false;
+  bool timestamps = false;           // timestamps on the compute queue
+  bool transfer_timestamps = false;  // ... on the transfer queue (the compute queue's when there is no transfer family)
 
   // Memory.
   std::vector<MemoryHeapInfo> heaps;

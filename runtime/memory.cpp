@@ -48,9 +48,10 @@ VkDeviceMemory Allocator::allocate_memory(uint64_t size, uint32_t type, uint8_t*
     throw VkError(fmt::format("an allocation of {:.1f} MiB exceeds the device's maximum single allocation of {:.1f} MiB",
                               size / 1048576.0, caps.max_allocation_size / 1048576.0),
                   VK_ERROR_OUT_OF_DEVICE_MEMORY);
-  if (is_device_local(type) && stats_.device_local_allocated + size > caps.device_local_bytes())
-    throw VkError(fmt::format("needs at least {:.0f} MiB of device memory (have {:.0f} MiB)",
-                              (stats_.device_local_allocated + size) / 1048576.0, caps.device_local_bytes() / 1048576.0),
+  if (is_device_local(type) && stats_.device_local_allocated + size > budget_locked())
+    throw VkError(fmt::format("needs at least {:.0f} MiB of device memory (have {:.0f} MiB{})",
+                              (stats_.device_local_allocated + size) / 1048576.0, budget_locked() / 1048576.0,
+                              user_budget_ ? ", the memory budget" : ""),
                   VK_ERROR_OUT_OF_DEVICE_MEMORY);
   VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
   ai.allocationSize = size;
@@ -88,7 +89,7 @@ Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUsage usag
   a.type = type;
   a.device_local = is_device_local(type);
   a.coherent = tf & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-  const uint64_t block_size = std::min<uint64_t>(kBlockSize, dev_.caps().max_allocation_size);
+  const uint64_t block_size = block_size_locked();
   const uint64_t align = std::max<uint64_t>(req.alignment, 256);
   auto account = [&] {
     (a.device_local ? stats_.device_local_used : stats_.host_used) += a.size;
@@ -178,6 +179,39 @@ void Allocator::free(const Allocation& a) {
   }
   b.free[off] = len;
   if (b.free.size() == 1 && b.free.begin()->first == 0 && b.free.begin()->second == b.size) release_block();
+}
+
+void Allocator::set_budget(uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  user_budget_ = bytes;
+}
+
+uint64_t Allocator::budget_locked() const {
+  const uint64_t heap = dev_.caps().device_local_bytes();
+  return user_budget_ ? std::min(user_budget_, heap) : heap;
+}
+
+uint64_t Allocator::block_size_locked() const {
+  uint64_t b = std::min<uint64_t>(kBlockSize, dev_.caps().max_allocation_size);
+  if (user_budget_) b = std::min(b, std::max<uint64_t>(1ull << 20, user_budget_ / 16 / 65536 * 65536));
+  return b;
+}
+
+uint64_t Allocator::budget() const {
+  std::lock_guard lock(mutex_);
+  return budget_locked();
+}
+
+uint64_t Allocator::block_size() const {
+  std::lock_guard lock(mutex_);
+  return block_size_locked();
+}
+
+uint64_t Allocator::plannable_bytes() const {
+  std::lock_guard lock(mutex_);
+  const uint64_t taken = stats_.device_local_allocated + 2 * block_size_locked();
+  const uint64_t b = budget_locked();
+  return b > taken ? b - taken : 0;
 }
 
 MemoryStats Allocator::stats() const {

@@ -55,6 +55,19 @@ class Allocator {
   Allocation allocate(const VkMemoryRequirements& req, MemoryUsage usage);
   void free(const Allocation& a);
   MemoryStats stats() const;
+
+  /// Memory budget: at most `bytes` of device-local VkDeviceMemory (0: the heap budget alone,
+  /// VK_EXT_memory_budget where present, else the heap sizes). Allocations past it throw
+  /// VkError("needs at least N MiB of device memory (have M)"). With a budget set, blocks shrink
+  /// to budget / 16 (1 .. 256 MiB) so block rounding wastes little of it.
+  void set_budget(uint64_t bytes);
+  /// The effective device-local budget: min(set_budget, heap budget).
+  uint64_t budget() const;
+  /// Size of the suballocation blocks now.
+  uint64_t block_size() const;
+  /// Device-local bytes a plan may still count on: the budget minus what is allocated, minus
+  /// two blocks of rounding slack (a partly filled block per memory type in use).
+  uint64_t plannable_bytes() const;
   /// Index of the memory type chosen for usage and the type bits (UINT32_MAX if none). Pure
   /// function of the device's memory types; exposed for tests.
   uint32_t choose_type(uint32_t type_bits, MemoryUsage usage) const;
@@ -71,8 +84,12 @@ class Allocator {
   VkDeviceMemory allocate_memory(uint64_t size, uint32_t type, uint8_t** mapped);
   bool is_device_local(uint32_t type) const;
 
+  uint64_t budget_locked() const;
+  uint64_t block_size_locked() const;
+
   Device& dev_;
   mutable std::mutex mutex_;
+  uint64_t user_budget_ = 0;
   std::vector<Block> blocks_;
   MemoryStats stats_;
 };

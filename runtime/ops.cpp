@@ -121,35 +121,39 @@ void Ops::softcap(CommandList& cl, const BufferRange& x, uint32_t n, float cap) 
   cl.dispatch(k, {x}, EltPush{n, n, 0, 0, cap}, g.x, g.y);
 }
 
-DeviceMatrix upload_matrix(Device& dev, std::vector<Buffer>& buffers, WeightTypeId type, uint32_t ne0,
-                           uint32_t n_rows, uint64_t row_bytes, const void* data) {
+std::vector<MatrixPartLayout> matrix_parts(const DeviceCaps& caps, WeightTypeId type, uint32_t ne0, uint32_t n_rows,
+                                           uint64_t row_bytes) {
   const WType* t = wtype(type);
   require(t != nullptr, "upload_matrix", fmt::format("weight type {} is not supported", type));
   require(ne0 % t->block_elems == 0 && row_bytes == uint64_t{ne0} / t->block_elems * t->block_bytes,
           "upload_matrix", fmt::format("{} elements per row / {} bytes do not fit type {}", ne0, row_bytes, t->name));
+  const uint64_t limit =
+      std::min<uint64_t>(caps.max_storage_buffer_range, caps.max_texel_buffer_elements * 16) - kMatrixPad;
+  require(row_bytes <= limit, "upload_matrix", fmt::format("a row of {} bytes exceeds one buffer binding", row_bytes));
+  const uint32_t rows_per_part = static_cast<uint32_t>(std::min<uint64_t>(n_rows, limit / row_bytes));
+  std::vector<MatrixPartLayout> parts;
+  for (uint32_t r0 = 0; r0 < n_rows; r0 += rows_per_part) {
+    const uint32_t nr = std::min(rows_per_part, n_rows - r0);
+    parts.push_back({r0, nr, nr * row_bytes});
+  }
+  return parts;
+}
+
+DeviceMatrix upload_matrix(Device& dev, std::vector<Buffer>& buffers, WeightTypeId type, uint32_t ne0,
+                           uint32_t n_rows, uint64_t row_bytes, const void* data) {
   DeviceMatrix m;
   m.type = type;
   m.ne0 = ne0;
   m.n_rows = n_rows;
   m.row_bytes = row_bytes;
-  const auto& caps = dev.caps();
-  // A part is one storage-buffer binding and one texel view; kernels may read up to one texel
-  // past a row's last byte, hence the padding.
-  const uint64_t pad = 64;
-  const uint64_t limit = std::min<uint64_t>(caps.max_storage_buffer_range, caps.max_texel_buffer_elements * 16) - pad;
-  require(row_bytes <= limit, "upload_matrix", fmt::format("a row of {} bytes exceeds one buffer binding", row_bytes));
-  const uint32_t rows_per_part = static_cast<uint32_t>(std::min<uint64_t>(n_rows, limit / row_bytes));
   const auto* src = static_cast<const uint8_t*>(data);
-  for (uint32_t r0 = 0; r0 < n_rows || (n_rows == 0 && r0 == 0); r0 += rows_per_part) {
-    if (n_rows == 0) break;
-    const uint32_t nr = std::min(rows_per_part, n_rows - r0);
-    const uint64_t bytes = nr * row_bytes;
-    buffers.emplace_back(dev, bytes + pad, MemoryUsage::Device);
+  const std::vector<uint8_t> zeros(kMatrixPad, 0);
+  for (const MatrixPartLayout& p : matrix_parts(dev.caps(), type, ne0, n_rows, row_bytes)) {
+    buffers.emplace_back(dev, p.bytes + kMatrixPad, MemoryUsage::Device);
     Buffer& b = buffers.back();
-    upload(dev, b, 0, src + r0 * row_bytes, bytes);
-    std::vector<uint8_t> zeros(pad, 0);
-    upload(dev, b, bytes, zeros.data(), pad);
-    m.parts.push_back({BufferRange(b, 0, bytes), r0, nr});
+    upload(dev, b, 0, src + p.first_row * row_bytes, p.bytes);
+    upload(dev, b, p.bytes, zeros.data(), kMatrixPad);
+    m.parts.push_back({BufferRange(b, 0, p.bytes), p.first_row, p.n_rows});
   }
   return m;
 }

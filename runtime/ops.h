@@ -179,6 +179,18 @@ class Ops {
   std::map<std::string, std::unique_ptr<Kernel>> kernels_;
 };
 
+/// How a weight matrix is split into parts (DeviceMatrix::Part): runs of whole rows, each at
+/// most one buffer binding (maxStorageBufferRange, maxTexelBufferElements) minus kMatrixPad.
+/// Every part is followed by kMatrixPad zero bytes on the device (kernels may read up to one
+/// texel past a row's end). Throws VkError if the type is unsupported or one row is too big.
+struct MatrixPartLayout {
+  uint32_t first_row = 0, n_rows = 0;
+  uint64_t bytes = 0;  // n_rows * row_bytes (without the pad)
+};
+constexpr uint64_t kMatrixPad = 64;
+std::vector<MatrixPartLayout> matrix_parts(const struct DeviceCaps& caps, WeightTypeId type, uint32_t ne0,
+                                           uint32_t n_rows, uint64_t row_bytes);
+
 /// Upload helper: lay out a weight matrix (host bytes, ggml blocks, n_rows rows of row_bytes)
 /// into device buffers split by rows at maxStorageBufferRange, in `buffers` (appended; the
 /// caller keeps them alive), and return its DeviceMatrix. On host-visible (UMA) memory the

@@ -204,7 +204,8 @@ void CommandList::fill(const Buffer& dst, uint64_t off, uint64_t size, uint32_t 
 }
 
 void CommandList::timestamp(uint32_t index) {
-  if (!dev_.caps().timestamps || index >= kMaxTimestamps) return;
+  const bool supported = kind_ == QueueKind::Compute ? dev_.caps().timestamps : dev_.caps().transfer_timestamps;
+  if (!supported || index >= kMaxTimestamps) return;
   if (!queries_) {
     VkQueryPoolCreateInfo ci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     ci.queryType = VK_QUERY_TYPE_TIMESTAMP;
@@ -215,11 +216,11 @@ void CommandList::timestamp(uint32_t index) {
   vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, index);
 }
 
-std::vector<double> CommandList::read_timestamps_ns(uint32_t count) const {
+std::vector<double> CommandList::read_timestamps_ns(uint32_t first, uint32_t count) const {
   std::vector<double> out;
-  if (!queries_ || count == 0) return out;
+  if (!queries_ || count == 0 || first + count > kMaxTimestamps) return out;
   std::vector<uint64_t> raw(count);
-  check(vkGetQueryPoolResults(dev_.handle(), queries_, 0, count, count * 8, raw.data(), 8,
+  check(vkGetQueryPoolResults(dev_.handle(), queries_, first, count, count * 8, raw.data(), 8,
                               VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
         "vkGetQueryPoolResults");
   for (auto v : raw) out.push_back(static_cast<double>(v) * dev_.caps().timestamp_period_ns);

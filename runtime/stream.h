@@ -82,8 +82,10 @@ class CommandList {
   /// Timestamp into query `index` (< kMaxTimestamps) of the list's query pool (created on first
   /// use). No-op on devices without compute timestamps.
   void timestamp(uint32_t index);
-  /// Timestamps in ns after the list completed (only the indices written since begin()).
-  std::vector<double> read_timestamps_ns(uint32_t count) const;
+  /// Timestamps in ns after the list completed (only the indices written since begin()):
+  /// queries [first, first + count). Empty on devices without timestamps.
+  std::vector<double> read_timestamps_ns(uint32_t count) const { return read_timestamps_ns(0, count); }
+  std::vector<double> read_timestamps_ns(uint32_t first, uint32_t count) const;
 
   VkCommandBuffer handle() const { return cmd_; }
   QueueKind kind() const { return kind_; }

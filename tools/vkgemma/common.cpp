@@ -19,7 +19,18 @@ void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx) {
     cmd->add_option("-c,--ctx", a.n_ctx, "Context length in tokens")->check(CLI::Range(1u, 1u << 20));
     cmd->add_option("-b,--batch", a.batch, "Prefill chunk (tokens per forward step)")->check(CLI::Range(1u, 4096u));
   }
+  cmd->add_option("--gpu-mem", a.gpu_mem,
+                  "Device memory budget (bytes, or with a unit: 1500M, 1.5G): layers that do not fit stream "
+                  "through a two-layer window")
+      ->transform(CLI::AsSizeValue(false));
   cmd->add_flag("-q,--quiet", a.quiet, "No progress bar or notices");
+}
+
+ForwardOptions ModelArgs::session() const {
+  ForwardOptions o;
+  o.n_ctx = n_ctx;
+  o.max_batch = batch;
+  return o;
 }
 
 namespace {
@@ -55,6 +66,7 @@ Loaded load(const ModelArgs& a) {
   if (a.device >= 0) dopt.index = static_cast<uint32_t>(a.device);
   if (!a.profile.empty()) dopt.profile = a.profile;
   l.device = std::make_unique<Device>(*l.instance, dopt);
+  if (a.gpu_mem) l.device->allocator().set_budget(a.gpu_mem);
   std::filesystem::path path = a.model;
   if (path.empty()) {
     path = builtin_model_path(a.quiet);
@@ -65,7 +77,14 @@ Loaded load(const ModelArgs& a) {
                    path.c_str());
   }
   ProgressBar bar(!a.quiet && stderr_tty(), "loading");
-  l.model = Model::load(*l.device, path, [&](uint64_t d, uint64_t t) { return bar(d, t); });
+  l.model = Model::load(*l.device, path, [&](uint64_t d, uint64_t t) { return bar(d, t); }, a.session());
+  const ResidencyPlan& plan = l.model->residency();
+  if (plan.streaming() && !a.quiet)
+    std::fprintf(stderr,
+                 "vkgemma: %u of %u layers resident; layers %u..%u stream through a %.0f MiB window "
+                 "(%.1f MiB per forward step) to fit %.0f MiB of device memory\n",
+                 plan.n_resident_layers, plan.n_layer, plan.n_resident_layers, plan.n_layer - 1,
+                 plan.window_bytes / 1048576.0, plan.streamed_bytes / 1048576.0, plan.available / 1048576.0);
   return l;
 }
 
@@ -112,6 +131,9 @@ nlohmann::json stats_json(const Loaded& l, const Session& s) {
       {"host_paged_bytes", l.model->host_paged_bytes()},
       {"ple_rows_paged", st.ple.rows},
       {"ple_bytes_paged", st.ple.bytes},
+      {"resident_layers", l.model->residency().n_resident_layers},
+      {"streamed_bytes", st.stream.bytes},
+      {"stream_hidden_share", st.stream.hidden_share()},
   };
 }
 
@@ -123,7 +145,11 @@ std::string stats_line(const Loaded& l, const Session& s) {
       "(weights {:.1f}) | host-paged PLE {:.1f} MiB, {} rows paged",
       l.model->load_ms(), st.prompt_tokens, st.prefill_tok_s(), st.generated_tokens, st.decode_tok_s(),
       mem.device_local_allocated / 1048576.0, l.model->device_bytes() / 1048576.0,
-      l.model->host_paged_bytes() / 1048576.0, st.ple.rows);
+      l.model->host_paged_bytes() / 1048576.0, st.ple.rows) +
+         (l.model->residency().streaming()
+              ? fmt::format(" | streamed {:.1f} MiB, {:.0f}% of upload hidden", st.stream.bytes / 1048576.0,
+                            100 * st.stream.hidden_share())
+              : "");
 }
 
 } // namespace vkg::cli

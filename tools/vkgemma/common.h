@@ -21,7 +21,10 @@ struct ModelArgs {
   std::string profile;      // device profile (pi5-v3d, ...); empty: VKGEMMA_DEVICE_PROFILE or none
   uint32_t n_ctx = 4096;
   uint32_t batch = 512;
+  uint64_t gpu_mem = 0;     // device memory budget in bytes (0: the device's heap budget)
   bool quiet = false;
+  /// The session options Model::load reserves memory for.
+  ForwardOptions session() const;
 };
 void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx = true);
 
