@@ -115,6 +115,7 @@ struct ModelState {
   int32_t device_index = 0;
   uint32_t n_ctx_default = 4096;
   uint64_t device_memory_budget = 0;
+  mutable std::atomic<uint64_t> session_bytes{0};  // device bytes reserved by live sessions
   ~ModelState() { model.reset(); }
 };
 
@@ -132,6 +133,11 @@ struct vkgemma_session {
   std::shared_ptr<vkg::capi::ModelState> model;  // declared first: outlives the session
   std::unique_ptr<vkg::Session> session;
   std::atomic<bool> busy{false};  // inside eval/generate (re-entrancy / concurrent-use guard)
+  uint64_t reserved = 0;          // device bytes counted against the model's budget
+  ~vkgemma_session() {
+    session.reset();
+    if (model) model->session_bytes -= reserved;
+  }
 };
 
 namespace vkg::capi {

@@ -86,9 +86,15 @@ VKGEMMA_API vkgemma_status vkgemma_model_load(const char* path, const vkgemma_mo
     state->device_index = static_cast<int32_t>(state->device->device->caps().index);
     state->device_memory_budget = p.device_memory_budget;
     try {
-      state->model = vkg::Model::load(*state->device->device, path, [&](uint64_t done, uint64_t total) {
-        return progress.report(total ? static_cast<float>(static_cast<double>(done) / total) : 1.0f);
-      });
+      // Residency is planned for the budget with one session of the default context reserved.
+      vkg::ForwardOptions session;
+      session.n_ctx = p.n_ctx ? p.n_ctx : kDefaultCtx;
+      state->model = vkg::Model::load(
+          *state->device->device, path,
+          [&](uint64_t done, uint64_t total) {
+            return progress.report(total ? static_cast<float>(static_cast<double>(done) / total) : 1.0f);
+          },
+          session, p.device_memory_budget);
     } catch (...) {
       if (progress.cancelled) fail(VKGEMMA_CANCELLED, "cancelled by the progress callback");
       std::string msg;
@@ -158,6 +164,8 @@ VKGEMMA_API vkgemma_status vkgemma_model_get_info(const vkgemma_model* model, vk
     d.n_ctx_default = st.n_ctx_default;
     d.device_memory_budget = st.device_memory_budget;
     d.load_ms = m.load_ms();
+    d.n_layer_resident = m.residency().n_resident_layers;
+    d.streamed_bytes_per_step = m.residency().streamed_bytes;
     write_struct(info, d);
   });
 }

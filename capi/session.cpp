@@ -132,9 +132,26 @@ VKGEMMA_API vkgemma_status vkgemma_session_create(vkgemma_model* model, const vk
                          "device's maxStorageBufferRange of {:.1f} MiB (use a smaller n_ctx)",
                          n_ctx, l.bytes / 2 / 1048576.0, dev.caps().max_storage_buffer_range / 1048576.0));
 
+    // The model's memory budget covers its resident weights and all its sessions.
+    const vkg::ForwardOptions fo{.n_ctx = n_ctx, .max_batch = p.n_batch};
+    const uint64_t need =
+        vkg::Gemma4Forward::estimate_session_bytes(dev, m.gemma(), fo) + m.residency().window_bytes;
+    if (st.device_memory_budget) {
+      const uint64_t resident = m.residency().global_bytes + m.residency().resident_layer_bytes;
+      const uint64_t taken = resident + st.session_bytes.load();
+      const uint64_t left = st.device_memory_budget > taken ? st.device_memory_budget - taken : 0;
+      if (need > left)
+        fail(VKGEMMA_OUT_OF_MEMORY,
+             fmt::format("the session needs {:.1f} MiB of device memory but only {:.1f} MiB of the model's budget of "
+                         "{:.1f} MiB are left (use a smaller n_ctx or free other sessions)",
+                         need / 1048576.0, left / 1048576.0, st.device_memory_budget / 1048576.0));
+    }
+
     auto h = std::make_unique<vkgemma_session>();
     h->model = model->state;
     h->session = std::make_unique<vkg::Session>(m, vkg::SessionOptions{.n_ctx = n_ctx, .max_batch = p.n_batch});
+    h->reserved = need;
+    st.session_bytes += need;
     *out_session = h.release();
   });
 }

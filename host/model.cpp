@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "context.h"
@@ -10,13 +11,16 @@ namespace vkg {
 Model::Model(Device& dev, GgufFile file) : dev_(dev), file_(std::move(file)) {}
 
 std::unique_ptr<Model> Model::load(Device& dev, const std::filesystem::path& path, const UploadProgress& progress,
-                                   const ForwardOptions& session) {
+                                   const ForwardOptions& session, uint64_t budget) {
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<Model> m(new Model(dev, GgufFile::open(path)));
   m->gemma_ = load_gemma4(m->file_);
   m->tok_ = std::make_unique<Tokenizer>(read_vocab(m->file_));
-  const ResidencyPlan plan = plan_residency(dev.caps(), m->gemma_, dev.allocator().plannable_bytes(),
-                                            Gemma4Forward::estimate_session_bytes(dev, m->gemma_, session));
+  const uint64_t plannable = dev.allocator().plannable_bytes();
+  ForwardOptions reserve = session;  // a session's context is at most the model's
+  if (m->gemma_.config.n_ctx_train) reserve.n_ctx = std::min(reserve.n_ctx, m->gemma_.config.n_ctx_train);
+  const ResidencyPlan plan = plan_residency(dev.caps(), m->gemma_, budget ? std::min(budget, plannable) : plannable,
+                                            Gemma4Forward::estimate_session_bytes(dev, m->gemma_, reserve));
   m->weights_ = upload_weights(dev, m->gemma_, progress, &m->file_, &plan);
   m->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return m;

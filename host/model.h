@@ -18,13 +18,15 @@ class Model {
  public:
   /// Map, validate and upload. progress(done, total) reports uploaded bytes and may cancel.
   /// Residency (residency.h) is planned for the device allocator's budget
-  /// (Allocator::set_budget, e.g. `--gpu-mem`) with one session of `session` options reserved:
-  /// the layers that do not fit are streamed by each session.
+  /// (Allocator::set_budget, e.g. `--gpu-mem`), or `budget` bytes when smaller and non-zero,
+  /// with one session of `session` options reserved: the layers that do not fit are streamed by
+  /// each session.
   /// Errors: GgufError / ModelError (file), VocabError (tokenizer metadata), VkError (device),
   /// std::runtime_error (unsupported weight type, device memory too small even for streaming,
   /// cancelled).
   static std::unique_ptr<Model> load(Device& dev, const std::filesystem::path& path,
-                                     const UploadProgress& progress = {}, const ForwardOptions& session = {});
+                                     const UploadProgress& progress = {}, const ForwardOptions& session = {},
+                                     uint64_t budget = 0);
 
   Device& device() const { return dev_; }
   const GgufFile& file() const { return file_; }

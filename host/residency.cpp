@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "caps.h"
+#include "vk_check.h"
 
 namespace vkg {
 namespace {
@@ -86,12 +87,13 @@ ResidencyPlan plan_residency(const DeviceCaps& caps, const Gemma4Model& m, uint6
   }
   const uint64_t minimum = fixed + 2 * max_slot[0];
   if (minimum > available || plan.n_layer == 0)
-    throw std::runtime_error(fmt::format(
+    throw VkError(fmt::format(
         "the model needs at least {} MiB of device memory (have {} MiB): {} MiB of embeddings, LM head and norms, "
         "{} MiB for a two-layer streaming window and {} MiB for the session's KV cache and activations; "
         "per_layer_token_embd already stays on the host",
         mib_up(minimum), available / 1048576, mib_up(plan.global_bytes), mib_up(2 * max_slot[0]),
-        mib_up(session_bytes)));
+        mib_up(session_bytes)),
+        VK_ERROR_OUT_OF_DEVICE_MEMORY);
   // The most leading layers that fit beside the window of the rest.
   uint32_t k = 0;
   uint64_t resident = 0;

@@ -48,8 +48,9 @@ struct ResidencyPlan {
 /// Plan residency for `available` device bytes, reserving `session_bytes` for one session.
 /// Every layer stays resident when all fits; otherwise the most leading layers that fit beside a
 /// two-slot window sized for the largest streamed layer. Allocation granularity (256-byte
-/// alignment, matrix padding) is counted. Throws std::runtime_error("... needs at least N MiB of
-/// device memory (have M MiB) ...") when even embeddings + window + session cannot fit.
+/// alignment, matrix padding) is counted. Throws VkError(VK_ERROR_OUT_OF_DEVICE_MEMORY, "... needs
+/// at least N MiB of device memory (have M MiB) ...") when even embeddings + window + session
+/// cannot fit.
 ResidencyPlan plan_residency(const DeviceCaps& caps, const Gemma4Model& m, uint64_t available, uint64_t session_bytes);
 
 /// Device bytes a resident matrix takes (its parts with padding, each rounded to 256 bytes).

@@ -200,8 +200,10 @@ typedef struct vkgemma_model_params {
   uint32_t n_ctx;                /* default context length of sessions created with n_ctx 0;
                                     default 4096, at most the model's training context */
   uint64_t device_memory_budget; /* bytes of device memory this model (weights + sessions) may
-                                    use; 0 (default) = no limit. Stored and reported; not yet
-                                    enforced. */
+                                    use; 0 (default) = the device's. The weights are planned to fit
+                                    beside one session of n_ctx: transformer layers that do not fit
+                                    stream through a two-layer window (slower, same output); a
+                                    session that would exceed it fails with OUT_OF_MEMORY. */
   vkgemma_progress_callback progress_callback;  /* NULL (default): none */
   void *progress_user_data;
 } vkgemma_model_params;
@@ -258,6 +260,10 @@ typedef struct vkgemma_model_info {
   uint32_t n_ctx_default;         /* context of sessions created with n_ctx 0 */
   uint64_t device_memory_budget;  /* as given in the params (0 = no limit) */
   double load_ms;
+  /* Residency (appended: callers built against an older header pass a smaller struct_size). */
+  uint32_t n_layer_resident;      /* transformer layers resident; the rest (n_layer - this) stream
+                                     through a two-layer window each forward step */
+  uint64_t streamed_bytes_per_step; /* weight bytes uploaded per forward step (0: all resident) */
 } vkgemma_model_info;
 
 /* Describe the model. Returns OK; INVALID_ARGUMENT (model/info NULL, bad struct_size; *info not

@@ -16,6 +16,8 @@
 #include "gemma4_config.h"
 #include "gguf.h"
 #include "gguf_vocab.h"
+#include "forward.h"
+#include "residency.h"
 #include "gpu.h"
 #include "session.h"
 #include "test_util.h"
@@ -304,6 +306,39 @@ TEST_CASE("model load: progress, cancel, info, tokenizer") {
     CHECK(pr.seen.back() > 0.3f);
     CHECK(std::string(vkgemma_last_error()).find("cancelled") != std::string::npos);
   }
+  SUBCASE("a small memory budget streams layers, refuses a session past it, and refuses a budget too small") {
+    // Fits the embeddings, a session of 256 positions and the two-layer window, not all layers.
+    auto file = vkg::GgufFile::open(model_path());
+    const auto g = vkg::load_gemma4(file);
+    const vkg::ForwardOptions fo{.n_ctx = 256, .max_batch = 512};
+    const vkg::ResidencyPlan all = vkg::plan_residency(vkg::test::device().caps(), g, 1ull << 40,
+                                                       vkg::Gemma4Forward::estimate_session_bytes(vkg::test::device(), g, fo));
+    mp.progress_callback = nullptr;
+    mp.n_ctx = 256;
+    mp.device_memory_budget = all.device_bytes() - all.resident_layer_bytes / 2;
+    ModelHandle mh(&mp);
+    vkgemma_model_info info = {sizeof info};
+    REQUIRE(vkgemma_model_get_info(mh.m, &info) == VKGEMMA_OK);
+    CHECK(info.n_layer_resident < info.n_layer);
+    CHECK(info.streamed_bytes_per_step > 0);
+    vkgemma_session_params sp = {sizeof sp};
+    REQUIRE(vkgemma_session_default_params(&sp) == VKGEMMA_OK);
+    vkgemma_session* s = nullptr;
+    REQUIRE(vkgemma_session_create(mh.m, &sp, &s) == VKGEMMA_OK);  // n_ctx 0: the model's 256
+    vkgemma_session* s2 = nullptr;
+    CHECK(vkgemma_session_create(mh.m, &sp, &s2) == VKGEMMA_OUT_OF_MEMORY);  // a second one does not fit
+    CHECK(std::string(vkgemma_last_error()).find("budget") != std::string::npos);
+    CHECK(s2 == nullptr);
+    CHECK(vkgemma_session_free(s) == VKGEMMA_OK);
+    REQUIRE(vkgemma_session_create(mh.m, &sp, &s2) == VKGEMMA_OK);  // room again
+    CHECK(vkgemma_session_free(s2) == VKGEMMA_OK);
+
+    mp.device_memory_budget = all.global_bytes;
+    vkgemma_model* m = nullptr;
+    CHECK(vkgemma_model_load(model_path().c_str(), &mp, &m) == VKGEMMA_OUT_OF_MEMORY);
+    CHECK(std::string(vkgemma_last_error()).find("needs at least") != std::string::npos);
+    CHECK(m == nullptr);
+  }
   SUBCASE("loaded") {
     Progress pr;
     mp.progress_user_data = &pr;
@@ -343,6 +378,8 @@ TEST_CASE("model load: progress, cancel, info, tokenizer") {
     CHECK(info.kv_bytes_per_1k > 0);
     CHECK(info.n_ctx_default == 4096);
     CHECK(info.device_memory_budget == 123456789);
+    CHECK(info.n_layer_resident == info.n_layer);  // the tiny model fits 123 MB
+    CHECK(info.streamed_bytes_per_step == 0);
     CHECK(info.device_index >= 0);
     CHECK(info.load_ms > 0);
 
