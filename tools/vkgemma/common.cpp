@@ -65,6 +65,7 @@ Loaded load(const ModelArgs& a) {
   DeviceOptions dopt;
   if (a.device >= 0) dopt.index = static_cast<uint32_t>(a.device);
   if (!a.profile.empty()) dopt.profile = a.profile;
+  dopt.pipeline_cache = a.pipeline_cache;
   l.device = std::make_unique<Device>(*l.instance, dopt);
   if (a.gpu_mem) l.device->allocator().set_budget(a.gpu_mem);
   std::filesystem::path path = a.model;

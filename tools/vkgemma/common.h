@@ -23,6 +23,7 @@ struct ModelArgs {
   uint32_t batch = 512;
   uint64_t gpu_mem = 0;     // device memory budget in bytes (0: the device's heap budget)
   bool quiet = false;
+  bool pipeline_cache = true;  // read/write the on-disk pipeline cache
   /// The session options Model::load reserves memory for.
   ForwardOptions session() const;
 };
