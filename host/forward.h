@@ -61,6 +61,11 @@ class Gemma4Forward {
   /// k <= kMaxTopK. Used for greedy and top-k sampling (1 MB less traffic per token at E2B size).
   static constexpr uint32_t kMaxTopK = 256;
   void eval_top_k(std::span<const int32_t> tokens, uint32_t k, std::vector<int32_t>& ids, std::vector<float>& vals);
+  /// Hint: the next eval() starts with these tokens. Their PLE rows are gathered on the pager's
+  /// host thread meanwhile (decode: call it as soon as the next token is sampled).
+  void prefetch(std::span<const int32_t> tokens) {
+    pager_->prefetch(tokens.first(std::min<size_t>(tokens.size(), opts_.max_batch)));
+  }
   /// Forget everything evaluated (positions restart at 0).
   void reset() { n_past_ = 0; }
   /// Keep only positions < n; the next eval continues at n. Safe when at most max_batch

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -39,27 +40,90 @@ PlePager::PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch,
   for (const auto& b : staging_) bytes_ += b.size();
 }
 
+PlePager::~PlePager() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+double PlePager::gather(std::span<const int32_t> tokens, uint32_t slot, uint64_t busy, uint64_t copy_done) {
+  // The compute that read this slot last (and the copy out of its staging) must be done.
+  if (busy) compute_.wait(busy);
+  if (copy_done) transfer_.wait(copy_done);
+  const auto t0 = std::chrono::steady_clock::now();
+  uint8_t* dst = direct_ ? device_[slot].mapped() : staging_[slot].mapped();
+  for (size_t i = 0; i < tokens.size(); ++i)
+    std::memcpy(dst + i * row_bytes_, table_.data + static_cast<uint64_t>(tokens[i]) * row_bytes_, row_bytes_);
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void PlePager::run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || (job_ && !job_->started); });
+    if (stop_) return;
+    job_->started = true;
+    Job j = *job_;
+    lock.unlock();
+    double ms = 0;
+    std::exception_ptr err;
+    try {
+      ms = gather(j.tokens, j.slot, j.busy, j.copy_done);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    lock.lock();
+    job_->ms = ms;
+    job_->error = err;
+    job_->done = true;
+    cv_.notify_all();
+  }
+}
+
+void PlePager::prefetch(std::span<const int32_t> tokens) {
+  if (tokens.empty() || tokens.size() > max_batch_) return;
+  for (int32_t id : tokens)
+    if (id < 0 || static_cast<uint64_t>(id) >= table_.n_rows()) return;
+  std::unique_lock lock(mutex_);
+  if (job_) {  // an earlier prefetch nobody staged: let it finish, then replace it
+    cv_.wait(lock, [&] { return job_->done; });
+  }
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  Job j;
+  j.tokens.assign(tokens.begin(), tokens.end());
+  j.slot = next_;
+  j.busy = busy_until_[next_];
+  j.copy_done = copy_done_[next_];
+  job_ = std::move(j);
+  cv_.notify_all();
+}
+
 PlePager::Ticket PlePager::stage(std::span<const int32_t> tokens) {
   if (tokens.size() > max_batch_)
     throw std::runtime_error(fmt::format("PLE batch of {} tokens exceeds the pager's {}", tokens.size(), max_batch_));
+  const uint64_t n_vocab = table_.n_rows();
+  for (int32_t id : tokens)
+    if (id < 0 || static_cast<uint64_t>(id) >= n_vocab)
+      throw std::runtime_error(fmt::format("token id {} is outside the vocabulary (n_vocab {})", id, n_vocab));
   Ticket t;
   t.slot = next_;
   next_ = (next_ + 1) % kSlots;
-  // The compute that read this slot last must be done before we overwrite it.
-  if (busy_until_[t.slot]) compute_.wait(busy_until_[t.slot]);
-  if (copy_done_[t.slot]) transfer_.wait(copy_done_[t.slot]);
-
-  const auto t0 = std::chrono::steady_clock::now();
-  uint8_t* dst = direct_ ? device_[t.slot].mapped() : staging_[t.slot].mapped();
-  const uint64_t n_vocab = table_.n_rows();
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    const int32_t id = tokens[i];
-    if (id < 0 || static_cast<uint64_t>(id) >= n_vocab)
-      throw std::runtime_error(fmt::format("token id {} is outside the vocabulary (n_vocab {})", id, n_vocab));
-    std::memcpy(dst + i * row_bytes_, table_.data + static_cast<uint64_t>(id) * row_bytes_, row_bytes_);
+  std::optional<double> prefetched_ms;
+  {
+    std::unique_lock lock(mutex_);
+    if (job_) {
+      cv_.wait(lock, [&] { return job_->done; });
+      if (job_->error) std::rethrow_exception(job_->error);
+      if (job_->slot == t.slot && std::equal(tokens.begin(), tokens.end(), job_->tokens.begin(), job_->tokens.end()))
+        prefetched_ms = job_->ms;
+      job_.reset();
+    }
   }
+  stats_.gather_ms += prefetched_ms ? *prefetched_ms : gather(tokens, t.slot, busy_until_[t.slot], copy_done_[t.slot]);
   const uint64_t bytes = tokens.size() * row_bytes_;
-  stats_.gather_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   stats_.rows += tokens.size();
   stats_.bytes += bytes;
   if (direct_) {

@@ -2,14 +2,19 @@
 // from the host memory map to the device, only for the tokens in flight (DESIGN.md §4).
 //
 // Two slots alternate, so the rows of the next batch are gathered and copied while the
-// current batch computes. Each slot has a host-visible staging buffer and a device buffer; the
+// current batch computes. prefetch() hands the gather of the next batch to the pager's host
+// thread (decode: the moment the next token is sampled, while the caller streams its text). Each slot has a host-visible staging buffer and a device buffer; the
 // copy runs on the transfer queue and signals the transfer timeline, which the compute
 // submission that reads the slot waits on. On UMA devices whose device-local memory is
 // host-visible the rows are gathered straight into the device buffer (no copy) unless
 // force_staging is set (tests use it to exercise the transfer path).
 #pragma once
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <span>
 #include <utility>
 #include <vector>
@@ -47,8 +52,13 @@ class PlePager {
     std::optional<TimelineWait> wait;  // the compute submission must wait on this (transfer path)
   };
   /// Gather the rows of tokens (each < n_vocab, size <= max_batch) into the next slot and start
-  /// its transfer. Blocks only if the slot is still being read by an earlier compute submission.
+  /// its transfer. Blocks only if the slot is still being read by an earlier compute submission,
+  /// or until the host thread finished a prefetch() of the same tokens.
   Ticket stage(std::span<const int32_t> tokens);
+  /// Start gathering the rows of `tokens` (the next stage() call's, expected) into the next slot
+  /// on the pager's host thread. A stage() of other tokens discards it. Invalid ids or too many
+  /// tokens: nothing is started (stage() reports them).
+  void prefetch(std::span<const int32_t> tokens);
   /// After submitting the compute that reads `slot`, record its compute timeline value.
   void mark_in_use(uint32_t slot, uint64_t compute_value) { busy_until_[slot] = compute_value; }
   /// The slot's rows as a matrix of max_batch rows (row i = tokens[i] of the last stage()).
@@ -60,6 +70,7 @@ class PlePager {
   /// Add GPU stall time measured by the forward pass.
   void add_stall_ms(double ms) { stats_.gpu_stall_ms += ms; }
   bool direct() const { return direct_; }
+  ~PlePager();
   uint64_t row_bytes() const { return row_bytes_; }
   /// Bytes of the pager's own buffers (device slots + staging).
   uint64_t bytes() const { return bytes_; }
@@ -80,6 +91,23 @@ class PlePager {
   Stream transfer_;
   PleStats stats_;
   uint64_t bytes_ = 0;
+
+  /// Copy the rows of tokens into slot (after the slot's readers are done); returns ms spent.
+  double gather(std::span<const int32_t> tokens, uint32_t slot, uint64_t busy, uint64_t copy_done);
+  void run();
+  struct Job {
+    std::vector<int32_t> tokens;
+    uint32_t slot = 0;
+    uint64_t busy = 0, copy_done = 0;  // waits before writing the slot
+    bool started = false, done = false;
+    double ms = 0;
+    std::exception_ptr error;
+  };
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::optional<Job> job_;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 } // namespace vkg

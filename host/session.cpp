@@ -105,6 +105,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
       r.stop = StopReason::EndOfGeneration;
       break;
     }
+    fwd_.prefetch(std::span<const int32_t>(&id, 1));  // its PLE row, while the text is streamed
     r.tokens.push_back(id);
     std::string piece = detok.push(id);
     r.text += piece;
