@@ -93,6 +93,7 @@ void copy_text(const std::string& s, char* buf, size_t capacity, size_t* len);
 struct SharedDevice {
   std::shared_ptr<Instance> instance;
   std::unique_ptr<Device> device;
+  std::string profile;  // as requested ("" = VKGEMMA_DEVICE_PROFILE or none)
   ~SharedDevice() { device.reset(); }  // before the instance
 };
 
@@ -102,7 +103,7 @@ const std::vector<DeviceCaps>& device_caps();
 /// Index an automatic choice opens: VKGEMMA_DEVICE, else choose_device().
 uint32_t default_device_index();
 /// Open (or share the open) device `index` (-1: default_device_index()).
-std::shared_ptr<SharedDevice> open_device(int32_t index);
+std::shared_ptr<SharedDevice> open_device(int32_t index, const char* profile = nullptr);
 /// Validation-layer messages of every instance this library created.
 uint64_t validation_messages();
 

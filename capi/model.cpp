@@ -28,6 +28,7 @@ vkgemma_model_params model_defaults() {
   p.device_memory_budget = 0;
   p.progress_callback = nullptr;
   p.progress_user_data = nullptr;
+  p.device_profile = nullptr;
   return p;
 }
 
@@ -82,7 +83,7 @@ VKGEMMA_API vkgemma_status vkgemma_model_load(const char* path, const vkgemma_mo
     check_readable(path);
 
     auto state = std::make_shared<ModelState>();
-    state->device = open_device(p.device_index);
+    state->device = open_device(p.device_index, p.device_profile);
     state->device_index = static_cast<int32_t>(state->device->device->caps().index);
     state->device_memory_budget = p.device_memory_budget;
     try {

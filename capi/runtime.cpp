@@ -11,6 +11,7 @@
 #include "gemma4_config.h"
 #include "gguf.h"
 #include "internal.h"
+#include "profiles.h"
 #include "sampler.h"
 #include "tokenizer.h"
 
@@ -146,14 +147,21 @@ uint32_t default_device_index() {
   return choose_device(caps);
 }
 
-std::shared_ptr<SharedDevice> open_device(int32_t index) {
+std::shared_ptr<SharedDevice> open_device(int32_t index, const char* profile) {
   const auto& caps = device_caps();
   if (index < -1 || (index >= 0 && static_cast<size_t>(index) >= caps.size()))
     fail(VKGEMMA_INVALID_ARGUMENT, fmt::format("device index {} out of range: {} device(s) found", index, caps.size()));
   const uint32_t idx = index < 0 ? default_device_index() : static_cast<uint32_t>(index);
   Registry& r = registry();
   std::lock_guard lock(r.mu);
-  if (auto d = r.devices[idx].lock()) return d;
+  const std::string want = profile ? profile : "";
+  if (auto d = r.devices[idx].lock()) {
+    if (d->profile != want)
+      fail(VKGEMMA_INVALID_ARGUMENT,
+           fmt::format("device {} is open with device profile '{}'; a model on it cannot ask for '{}'", idx,
+                       d->profile, want));
+    return d;
+  }
   // The runtime loads Vulkan device functions into one process-wide table (volk): two devices
   // of different drivers open at once would call each other's entry points.
   for (const auto& [other, weak] : r.devices)
@@ -165,7 +173,17 @@ std::shared_ptr<SharedDevice> open_device(int32_t index) {
   auto d = std::make_shared<SharedDevice>();
   d->instance = instance_locked(r);
   try {
-    d->device = std::make_unique<Device>(*d->instance, DeviceOptions{.index = idx});
+    DeviceOptions o{.index = idx};
+    if (!want.empty()) {
+      try {
+        device_profile(want);
+      } catch (const std::invalid_argument& e) {
+        fail(VKGEMMA_INVALID_ARGUMENT, e.what());
+      }
+      o.profile = want;
+    }
+    d->profile = want;
+    d->device = std::make_unique<Device>(*d->instance, o);
   } catch (const VkError& e) {
     if (e.result == VK_ERROR_OUT_OF_HOST_MEMORY || e.result == VK_ERROR_OUT_OF_DEVICE_MEMORY)
       fail(VKGEMMA_OUT_OF_MEMORY, e.what());

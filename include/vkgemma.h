@@ -206,6 +206,10 @@ typedef struct vkgemma_model_params {
                                     session that would exceed it fails with OUT_OF_MEMORY. */
   vkgemma_progress_callback progress_callback;  /* NULL (default): none */
   void *progress_user_data;
+  /* Appended (callers built against an older header pass a smaller struct_size). */
+  const char *device_profile;    /* emulate a weaker device: "pi5-v3d", "mali-valhall", "adreno-7xx",
+                                    "desktop", "minimal"; NULL (default): VKGEMMA_DEVICE_PROFILE or
+                                    none. Models sharing a device must ask for the same profile. */
 } vkgemma_model_params;
 
 /* Fill *params with the defaults (params->struct_size must be set).

@@ -339,6 +339,29 @@ TEST_CASE("model load: progress, cancel, info, tokenizer") {
     CHECK(std::string(vkgemma_last_error()).find("needs at least") != std::string::npos);
     CHECK(m == nullptr);
   }
+  SUBCASE("a device profile: applied, unknown names refused, one profile per open device") {
+    mp.progress_callback = nullptr;
+    mp.device_profile = "no-such-gpu";
+    vkgemma_model* bad = nullptr;
+    CHECK(vkgemma_model_load(model_path().c_str(), &mp, &bad) == VKGEMMA_INVALID_ARGUMENT);
+    CHECK(std::string(vkgemma_last_error()).find("no-such-gpu") != std::string::npos);
+    CHECK(bad == nullptr);
+    mp.device_profile = "pi5-v3d";
+    ModelHandle mh(&mp);
+    vkgemma_session* s = nullptr;
+    vkgemma_session_params sp = {sizeof sp};
+    REQUIRE(vkgemma_session_default_params(&sp) == VKGEMMA_OK);
+    sp.n_ctx = 64;
+    REQUIRE(vkgemma_session_create(mh.m, &sp, &s) == VKGEMMA_OK);  // pipelines created within the profile
+    const std::vector<int32_t> toks = {2, 100, 200};
+    CHECK(vkgemma_session_eval(s, toks.data(), toks.size()) == VKGEMMA_OK);
+    CHECK(vkgemma_session_free(s) == VKGEMMA_OK);
+    mp.device_profile = "minimal";
+    vkgemma_model* other = nullptr;
+    CHECK(vkgemma_model_load(model_path().c_str(), &mp, &other) == VKGEMMA_INVALID_ARGUMENT);
+    CHECK(std::string(vkgemma_last_error()).find("pi5-v3d") != std::string::npos);
+    CHECK(other == nullptr);
+  }
   SUBCASE("loaded") {
     Progress pr;
     mp.progress_user_data = &pr;
