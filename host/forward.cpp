@@ -422,14 +422,10 @@ void Gemma4Forward::record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32
   op.rms_norm_add(cl, s_->o, W.post_attention_norm, s_->x, BufferRange{}, c.n_embd, T, eps);
   sync(cl, "rms_norm_add");
 
-  // Feed-forward: x += post_ffw_norm(down(gelu(gate h2) * up h2)).       g, u: [T, n_ff]
-  op.rms_norm(cl, s_->x, W.ffn_norm, s_->h, c.n_embd, T, eps);
-  sync(cl, "rms_norm");
-  op.matmul(cl, W.ffn_gate, s_->h, s_->g, T);
-  op.matmul(cl, W.ffn_up, s_->h, s_->u, T);
-  sync(cl, "matmul.gate_up");
-  op.gelu_mul(cl, s_->g, s_->u, s_->g, L.n_ff, T, L.n_ff, 0);
-  sync(cl, "gelu_mul");
+  // Feed-forward: x += post_ffw_norm(down(gelu(gate h2) * up h2)), h2 = ffn_norm(x).  g: [T, n_ff]
+  // (decode: norm, gate, up and gelu in one pass over x; h and u are scratch for prefill)
+  op.gate_up_gelu(cl, W.ffn_gate, W.ffn_up, s_->x, W.ffn_norm, eps, s_->g, T, s_->h, s_->u);
+  sync(cl, "matmul.norm_gate_up_gelu");
   op.matmul(cl, W.ffn_down, s_->g, s_->o, T);
   sync(cl, "matmul.ffn_down");
   op.rms_norm_add(cl, s_->o, W.post_ffw_norm, s_->x, BufferRange{}, c.n_embd, T, eps);

@@ -123,6 +123,15 @@ void gelu_mul(const float* a, const float* b, float* out, uint32_t n, uint32_t r
     }
 }
 
+void gate_up_gelu(GgmlType type, const void* gate, const void* up, uint32_t ne0, uint32_t n_ff, const float* x,
+                  const float* norm_weight, float eps, float* out, uint32_t T) {
+  std::vector<float> xn(x, x + size_t{T} * ne0), u(size_t{T} * n_ff);
+  if (norm_weight) rms_norm(x, norm_weight, xn.data(), ne0, T, eps);
+  matmul(type, gate, ne0, n_ff, xn.data(), out, T);
+  matmul(type, up, ne0, n_ff, xn.data(), u.data(), T);
+  gelu_mul(out, u.data(), out, n_ff, T, n_ff, 0);
+}
+
 void add_scale(const float* a, const float* b, float* out, uint32_t n, float scale) {
   for (uint32_t i = 0; i < n; ++i) out[i] = (a[i] + b[i]) * scale;
 }

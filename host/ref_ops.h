@@ -47,6 +47,12 @@ float gelu_tanh(float x);
 void gelu_mul(const float* a, const float* b, float* out, uint32_t n, uint32_t rows, uint32_t b_stride,
               uint32_t b_offset);
 
+/// Feed-forward gate/up (Ops::gate_up_gelu): out[t, :] = gelu_tanh(gate · xn[t]) * (up · xn[t]) for
+/// t < T, xn[t] = rms_norm(x[t]) * norm_weight (eps as rms_norm), or xn = x when norm_weight is
+/// nullptr. gate, up: n_ff rows of ne0 elements in type; x: [T, ne0]; out: [T, n_ff].
+void gate_up_gelu(GgmlType type, const void* gate, const void* up, uint32_t ne0, uint32_t n_ff, const float* x,
+                  const float* norm_weight, float eps, float* out, uint32_t T);
+
 /// out[i] = (a[i] + b[i]) * scale.
 void add_scale(const float* a, const float* b, float* out, uint32_t n, float scale);
 /// x[i] *= s.

@@ -2,7 +2,7 @@
 // matrix-matrix GFLOP/s for prefill widths, attention decode time per cache length, each beside
 // the machine's memcpy bandwidth measured in the same run. Prints one JSON object.
 //
-// Usage: kernels_bench [--quick] [--only matvec|matmul|attention]
+// Usage: kernels_bench [--quick] [--only matvec|ffn|matmul|attention]
 // No validation layer (VKGEMMA_VALIDATION is forced to 0 unless set).
 #include <algorithm>
 #include <chrono>
@@ -173,6 +173,49 @@ int main(int argc, char** argv) {
                      bytes / (tm.cpu / std::thread::hardware_concurrency()) / 1e9);
       }
     out["matvec"] = mv;
+  }
+  if (only.empty() || only == "matvec" || only == "ffn") {
+    // Decode feed-forward gate/up at the E2B shape (1536 -> 6144 and 12288, Q4_K): the fused
+    // kernel (norm of x + both matrices + gelu * up, one dispatch) against rms_norm, two matvecs
+    // and gelu_mul with barriers between them (what forward recorded before).
+    json ff = json::array();
+    for (uint32_t N : {6144u, 12288u}) {
+      const uint32_t K = 1536;
+      const GgmlType t = GgmlType::Q4_K;
+      std::vector<Buffer> keep;
+      std::vector<std::pair<DeviceMatrix, DeviceMatrix>> Ws;
+      const double bytes = 2.0 * ggml_row_bytes(t, K) * N;
+      const size_t copies = std::max<size_t>(1, size_t(384e6 / 1.048576 / bytes) + 1);
+      for (size_t c = 0; c < copies; ++c) Ws.emplace_back(make_matrix(dev, keep, t, K, N), make_matrix(dev, keep, t, K, N));
+      Buffer x = filled(dev, K, 1), nw = filled(dev, K, 4), h(dev, K * 4, MemoryUsage::Device);
+      Buffer g(dev, size_t{N} * 4, MemoryUsage::Device), u(dev, size_t{N} * 4, MemoryUsage::Device);
+      const int reps = static_cast<int>(std::max<size_t>(copies, size_t(4e8 / bytes)));
+      for (bool fused : {false, true}) {
+        int rep = 0;
+        const Timing tm = time_op(
+            dev,
+            [&](CommandList& cl) {
+              const auto& [wg, wu] = Ws[rep++ % Ws.size()];
+              if (fused) {
+                ops.gate_up_gelu(cl, wg, wu, x, nw, 1e-6f, g, 1, h, u);
+              } else {
+                ops.rms_norm(cl, x, nw, h, K, 1, 1e-6f);
+                cl.barrier();
+                ops.matmul(cl, wg, h, g, 1);
+                ops.matmul(cl, wu, h, u, 1);
+                cl.barrier();
+                ops.gelu_mul(cl, g, u, g, N, 1, N, 0);
+              }
+            },
+            reps, 5);
+        const double cpu_gbs = bytes / (tm.cpu / std::thread::hardware_concurrency()) / 1e9;
+        ff.push_back({{"type", "Q4_K"}, {"K", K}, {"N", N}, {"fused", fused}, {"ms", tm.wall * 1e3},
+                      {"cpu_ms", tm.cpu * 1e3}, {"weight_gbs", bytes / tm.wall / 1e9}, {"cpu_equiv_gbs", cpu_gbs}});
+        std::fprintf(stderr, "ffn gate_up %s Q4_K %ux%u x2 %8.3f ms (cpu %8.3f ms) %6.2f GB/s cpu-equiv %.2f GB/s\n",
+                     fused ? "fused  " : "unfused", K, N, tm.wall * 1e3, tm.cpu * 1e3, bytes / tm.wall / 1e9, cpu_gbs);
+      }
+    }
+    out["ffn_gate_up"] = ff;
   }
   if (only.empty() || only == "matmul") {
     json mm = json::array();

@@ -105,6 +105,19 @@ class Ops {
   void matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, const BufferRange& Y, uint32_t T,
               bool accumulate = false);
 
+  /// Feed-forward gate/up: out[t, :] = gelu_tanh(gate · xn[t]) * (up · xn[t]) for t < T, where
+  /// xn[t] = rms_norm(x[t]) * norm_weight (as rms_norm, with eps), or xn = x when norm_weight is
+  /// empty. gate, up: the same type and shape [n_ff rows, K]; x: [T, K]; out: [T, n_ff].
+  /// Decode widths (T < 16) with single-part matrices run one kernel per 8 columns that fetches
+  /// x once for both matrices, normalizes on the fly and writes out directly (no intermediate
+  /// buffers, no barriers). Otherwise (or when the operands do not allow it) the op records
+  /// rms_norm into scratch_x, the two matmuls into out and scratch_u, and gelu_mul, with the
+  /// barriers between them. scratch_x: [T, K] f32 (unused without a norm), scratch_u: [T, n_ff]
+  /// f32; neither may alias x or out. Error bounds as matmul (tests/test_ops_matmul.cpp).
+  void gate_up_gelu(CommandList& cl, const DeviceMatrix& gate, const DeviceMatrix& up, const BufferRange& x,
+                    const BufferRange& norm_weight, float eps, const BufferRange& out, uint32_t T,
+                    const BufferRange& scratch_x, const BufferRange& scratch_u);
+
   /// out[t, :] = dequant(W[ids[t], :]) * scale for t < T. ids: int32 [T], out: [T, W.ne0].
   void get_rows(CommandList& cl, const DeviceMatrix& W, const BufferRange& ids, const BufferRange& out, uint32_t T,
                 float scale);
@@ -170,6 +183,8 @@ class Ops {
   const Kernel& kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
                        const std::vector<uint32_t>& spec, uint32_t texel_bindings = 0,
                        uint32_t required_subgroup_size = 0);
+  /// Rows per invocation of the matrix-vector kernels for a part of n_rows rows and nc columns.
+  uint32_t matvec_rows_for(uint32_t n_rows, uint32_t nc) const;
   void matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,
                    const BufferRange& Y, uint32_t t0, uint32_t nc, bool accumulate);
   Device& dev_;

@@ -31,6 +31,14 @@ const WType& checked_type(const DeviceMatrix& W, const char* op) {
 
 } // namespace
 
+uint32_t Ops::matvec_rows_for(uint32_t n_rows, uint32_t nc) const {
+  uint32_t nr = std::max<uint32_t>(1, v_.matvec_rows / nc) * (n_rows >= 16384 ? 2 : 1);
+  // Small matrices (k/v projections): keep at least kMinGroups workgroups for the device's threads.
+  constexpr uint32_t kMinGroups = 4;
+  while (nr > 1 && ceil_div(n_rows, uint64_t{v_.matvec_wg} * nr) < kMinGroups) nr /= 2;
+  return nr;
+}
+
 void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,
                       const BufferRange& Y, uint32_t t0, uint32_t nc, bool accumulate) {
   const WType& t = checked_type(W, "matmul");
@@ -39,7 +47,7 @@ void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix
   // Rows per invocation shrink with the column count (X fetches grow with it, weights do not)
   // and double on tall matrices (enough workgroups either way). A push constant: one pipeline.
   const uint32_t wg = v_.matvec_wg;
-  const uint32_t nr = std::max<uint32_t>(1, v_.matvec_rows / nc) * (part.n_rows >= 16384 ? 2 : 1);
+  const uint32_t nr = matvec_rows_for(part.n_rows, nc);
   const Kernel& k = kernel(shader, 3, sizeof(MatvecPush), {wg, 2 * v_.matvec_rows, nc}, 0b011);
   const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
   const TexelBinding xb = texel_binding(dev_, X, uint64_t{t0 + nc} * W.ne0 * 4, "matmul (X)");
@@ -80,6 +88,60 @@ void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, c
   for (uint32_t t0 = 0; t0 < T; t0 += 8) {
     const uint32_t nc = std::min<uint32_t>(8, T - t0);
     for (const auto& part : W.parts) matvec_part(cl, W, part, X, Y, t0, nc, accumulate);
+  }
+}
+
+struct GateUpPush {
+  MatvecPush mv;
+  uint32_t u_texels, u_base, n_t0, use_norm;
+  float eps;
+};
+static_assert(sizeof(GateUpPush) == 64, "must match matvec.comp (GATE_UP)");
+
+void Ops::gate_up_gelu(CommandList& cl, const DeviceMatrix& gate, const DeviceMatrix& up, const BufferRange& x,
+                       const BufferRange& norm_weight, float eps, const BufferRange& out, uint32_t T,
+                       const BufferRange& scratch_x, const BufferRange& scratch_u) {
+  const WType& t = checked_type(gate, "gate_up_gelu");
+  checked_type(up, "gate_up_gelu");
+  require(gate.type == up.type && gate.ne0 == up.ne0 && gate.n_rows == up.n_rows, "gate_up_gelu",
+          "gate and up differ in type or shape");
+  require(T > 0, "gate_up_gelu", "T must be positive");
+  const bool norm = !empty(norm_weight);
+  const bool fused = T < kMatmulMinT && gate.parts.size() == 1 && up.parts.size() == 1 &&
+                     (!norm || norm_weight.offset % 16 == 0) && sizeof(GateUpPush) <= dev_.caps().max_push_constants;
+  if (!fused) {
+    BufferRange xn = x;
+    if (norm) {
+      rms_norm(cl, x, norm_weight, scratch_x, gate.ne0, T, eps);
+      cl.barrier();
+      xn = scratch_x;
+    }
+    matmul(cl, gate, xn, out, T);
+    matmul(cl, up, xn, scratch_u, T);
+    cl.barrier();
+    gelu_mul(cl, out, scratch_u, out, gate.n_rows, T, gate.n_rows, 0);
+    return;
+  }
+  const auto& pg = gate.parts[0];
+  const auto& pu = up.parts[0];
+  const bool aligned = t.unit_blocks > 1 && gate.ne0 % (t.unit_blocks * t.block_elems) == 0;
+  const std::string shader = fmt::format("matvec_gate_up_{}_{}", t.name, aligned ? "a" : "g");
+  const uint32_t wg = v_.matvec_wg;
+  const TexelBinding gb = texel_binding(dev_, pg.range, uint64_t{pg.n_rows} * gate.row_bytes, "gate_up_gelu (gate)");
+  const TexelBinding ub = texel_binding(dev_, pu.range, uint64_t{pu.n_rows} * up.row_bytes, "gate_up_gelu (up)");
+  const TexelBinding nb = norm ? texel_binding(dev_, norm_weight, uint64_t{gate.ne0} * 4, "gate_up_gelu (norm)")
+                               : TexelBinding{};
+  for (uint32_t t0 = 0; t0 < T; t0 += 8) {
+    const uint32_t nc = std::min<uint32_t>(8, T - t0);
+    // Each invocation accumulates nr rows of both matrices: half the rows of a plain matvec.
+    const uint32_t nr = std::max<uint32_t>(1, matvec_rows_for(gate.n_rows, nc) / 2);
+    const Kernel& k = kernel(shader, 5, sizeof(GateUpPush), {wg, 2 * v_.matvec_rows, nc}, 0b10111);
+    const TexelBinding xb = texel_binding(dev_, x, uint64_t{t0 + nc} * gate.ne0 * 4, "gate_up_gelu (x)");
+    GateUpPush p{{gate.ne0, gate.n_rows, static_cast<uint32_t>(gate.row_bytes), gb.texels, gb.texel0 * 16u,
+                  xb.texel0, 0, gate.n_rows, t0, 0, nr},
+                 ub.texels, ub.texel0 * 16u, nb.texel0, norm ? 1u : 0u, eps};
+    cl.dispatch(k, {gb.range, ub.range, xb.range, out, norm ? nb.range : xb.range}, p,
+                ceil_div(gate.n_rows, uint64_t{wg} * nr));
   }
 }
 

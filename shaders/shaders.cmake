@@ -13,8 +13,11 @@ foreach(tv ${VKG_WTYPES})
   vkg_shader(matvec_${tl}_g matvec.comp DEFINES WTYPE=${ti} ALIGNED=0)
   vkg_shader(get_rows_${tl} get_rows.comp DEFINES WTYPE=${ti})
   vkg_shader(matmul_${tl} matmul.comp DEFINES WTYPE=${ti})
+  # fused feed-forward gate/up (+ rms norm of X, gelu * up): Ops::gate_up_gelu
+  vkg_shader(matvec_gate_up_${tl}_g matvec.comp DEFINES WTYPE=${ti} ALIGNED=0 GATE_UP=1)
   if(tn MATCHES "^Q[458]_[01]$")
     vkg_shader(matvec_${tl}_a matvec.comp DEFINES WTYPE=${ti} ALIGNED=1)
+    vkg_shader(matvec_gate_up_${tl}_a matvec.comp DEFINES WTYPE=${ti} ALIGNED=1 GATE_UP=1)
   endif()
 endforeach()
 

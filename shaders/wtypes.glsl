@@ -99,20 +99,26 @@ uint blk_word(uint F[BLK_TEXELS * 4u], uint j, uint p, bool h) {
   return (a >> 16) | (b << 16);
 }
 
-/// The BLK_WORDS words of the block starting at byte byte_off of the weight view.
-void load_block(uint byte_off, out uint W[BLK_WORDS]) {
+// Includers reading one weight view define wtexel(i); those reading several define
+// WTYPES_MULTI_SOURCE and wtexel_src(src, i) (src: which view, a constant at every call site).
+#ifndef WTYPES_MULTI_SOURCE
+uvec4 wtexel_src(uint src, uint i) { return wtexel(i); }
+#endif
+
+/// The BLK_WORDS words of the block starting at byte byte_off of weight view src.
+void load_block_src(uint src, uint byte_off, out uint W[BLK_WORDS]) {
 #if (BLK_BYTES % 16) == 0
   // Always texel-aligned (F32, F16, BF16, Q4_K, Q5_K).
   uint t0 = byte_off >> 4;
   [[unroll]] for (uint i = 0u; i < BLK_BYTES / 16u; ++i) {
-    uvec4 v = wtexel(t0 + i);
+    uvec4 v = wtexel_src(src, t0 + i);
     W[4u * i] = v.x; W[4u * i + 1u] = v.y; W[4u * i + 2u] = v.z; W[4u * i + 3u] = v.w;
   }
 #else
   uint t0 = byte_off >> 4;
   uint F[BLK_TEXELS * 4u];
   [[unroll]] for (uint i = 0u; i < BLK_TEXELS; ++i) {
-    uvec4 v = wtexel(t0 + i);
+    uvec4 v = wtexel_src(src, t0 + i);
     F[4u * i] = v.x; F[4u * i + 1u] = v.y; F[4u * i + 2u] = v.z; F[4u * i + 3u] = v.w;
   }
   uint p = (byte_off >> 2) & 3u;
@@ -120,6 +126,9 @@ void load_block(uint byte_off, out uint W[BLK_WORDS]) {
   [[unroll]] for (uint j = 0u; j < uint(BLK_WORDS); ++j) W[j] = blk_word(F, j, p, h);
 #endif
 }
+
+/// The BLK_WORDS words of the block starting at byte byte_off of the (first) weight view.
+void load_block(uint byte_off, out uint W[BLK_WORDS]) { load_block_src(0u, byte_off, W); }
 
 // Aligned units: UNIT_BLOCKS consecutive blocks filling UNIT_TEXELS whole texels, used when a
 // row is a whole number of units (the block phases inside a unit are then compile-time constants).

@@ -50,6 +50,21 @@ uint64_t peak_rss_bytes() {
   return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
 }
 
+/// CPU seconds used by this process so far (all threads, user + system).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+}
+
+/// Tokens per second had the process had all `cores` CPU cores to itself: tokens over
+/// (CPU seconds / cores). On a shared machine this is steadier than wall time for CPU devices
+/// (lavapipe), whose threads busy the cores only while they compute.
+double cpu_equiv_tok_s(double tokens, double cpu_s) {
+  const double cores = std::max(1l, sysconf(_SC_NPROCESSORS_ONLN));
+  return cpu_s > 0 ? tokens / (cpu_s / cores) : 0.0;
+}
+
 struct Series {
   std::vector<double> v;
   nlohmann::json json() const {
@@ -141,17 +156,19 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
   for (int i = 0; i < 2; ++i) fwd.eval(random_tokens(1, cfg.n_vocab, rng), false, logits);
   fwd.reset();
   for (uint32_t p : a->pp) {
-    Series tps;
+    Series tps, cpu_tps;
     for (int r = 0; r < a->reps; ++r) {
       fwd.reset();
       auto toks = random_tokens(p, cfg.n_vocab, rng);
       auto s = Clock::now();
+      const double c0 = cpu_seconds();
       fwd.eval(toks, false, logits);
       const double t = ms(s, Clock::now());
       tps.v.push_back(p * 1000.0 / t);
+      cpu_tps.v.push_back(cpu_equiv_tok_s(p, cpu_seconds() - c0));
       if (p == a->pp.front() && r == 0) ttft_ms = t;
     }
-    results.push_back({{"test", fmt::format("pp{}", p)}, {"tok_s", tps.json()}});
+    results.push_back({{"test", fmt::format("pp{}", p)}, {"tok_s", tps.json()}, {"cpu_equiv_tok_s", cpu_tps.json()}});
   }
   // PLE and profile figures cover the timed decode loops only (not the depth prefills).
   PleStats ple_dec;
@@ -160,7 +177,7 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
   uint64_t decoded = 0;
   double decode_ms_total = 0;
   for (uint32_t d : a->depths) {
-    Series tps;
+    Series tps, cpu_tps;
     for (int r = 0; r < a->reps; ++r) {
       fwd.reset();
       if (d > 0) fwd.eval(random_tokens(d, cfg.n_vocab, rng), false, logits);
@@ -169,6 +186,7 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
       const auto stream_a = fwd.stream_stats();
       const auto prof_a = fwd.profile();
       auto s = Clock::now();
+      const double c0 = cpu_seconds();
       for (uint32_t i = 0; i < a->tg; ++i) {
         fwd.eval(std::span<const int32_t>(&next, 1), false, logits);
         next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -187,10 +205,12 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
       stream_dec.timed = stream_b.timed;
       for (const auto& [k, v] : fwd.profile()) prof_dec[k] += v - (prof_a.count(k) ? prof_a.at(k) : 0.0);
       tps.v.push_back(a->tg * 1000.0 / t);
+      cpu_tps.v.push_back(cpu_equiv_tok_s(a->tg, cpu_seconds() - c0));
       decoded += a->tg;
       decode_ms_total += t;
     }
-    results.push_back({{"test", fmt::format("tg{}@d{}", a->tg, d)}, {"tok_s", tps.json()}});
+    results.push_back(
+        {{"test", fmt::format("tg{}@d{}", a->tg, d)}, {"tok_s", tps.json()}, {"cpu_equiv_tok_s", cpu_tps.json()}});
   }
   const uint64_t rss_end = current_rss_bytes(), rss_peak = peak_rss_bytes();
   const double bw = memcpy_gbps();  // last: its buffers must not count in the RSS figures
@@ -251,12 +271,14 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
   }
   if (a->json) return out;
   std::cout << fmt::format("model: {}  device: {}\n", l.model->file().source(), l.device->caps().name);
-  std::cout << fmt::format("| {:<14} | {:>10} | {:>10} | {:>10} |\n", "test", "min t/s", "median t/s", "max t/s");
-  std::cout << "|----------------|------------|------------|------------|\n";
+  std::cout << fmt::format("| {:<14} | {:>10} | {:>10} | {:>10} | {:>12} |\n", "test", "min t/s", "median t/s",
+                           "max t/s", "cpu-eq t/s");
+  std::cout << "|----------------|------------|------------|------------|--------------|\n";
   for (const auto& r : results)
-    std::cout << fmt::format("| {:<14} | {:>10.2f} | {:>10.2f} | {:>10.2f} |\n", r["test"].get<std::string>(),
-                             r["tok_s"]["min"].get<double>(), r["tok_s"]["median"].get<double>(),
-                             r["tok_s"]["max"].get<double>());
+    std::cout << fmt::format("| {:<14} | {:>10.2f} | {:>10.2f} | {:>10.2f} | {:>12.2f} |\n",
+                             r["test"].get<std::string>(), r["tok_s"]["min"].get<double>(),
+                             r["tok_s"]["median"].get<double>(), r["tok_s"]["max"].get<double>(),
+                             r["cpu_equiv_tok_s"]["median"].get<double>());
   std::cout << fmt::format(
       "load {:.0f} ms ({} pipeline cache), TTFT {:.0f} ms (pp{})\n"
       "device-local {:.1f} MiB (weights {:.1f} MiB, KV {:.1f} MiB, session {:.1f} MiB), host-paged PLE {:.1f} MiB, "
