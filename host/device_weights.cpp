@@ -116,19 +116,14 @@ DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProg
   for (size_t l = 0; l < w.layers.size(); ++l) {
     const auto& s = w.layers[l];
     auto& d = out.layers[l];
-    if (l < chosen.n_resident_layers) {
-      d.attn_q = up.matrix(s.attn_q);
-      d.attn_k = up.matrix(s.attn_k);
-      d.attn_v = up.matrix(s.attn_v);
-      d.attn_output = up.matrix(s.attn_output);
-      d.ffn_gate = up.matrix(s.ffn_gate);
-      d.ffn_up = up.matrix(s.ffn_up);
-      d.ffn_down = up.matrix(s.ffn_down);
-      d.inp_gate = up.matrix(s.inp_gate);
-      d.proj = up.matrix(s.proj);
-    } else {
-      for (const GgufTensorInfo* t : layer_matrices(s)) up.skip(*t);
-    }
+    const bool resident = l < chosen.n_resident_layers;
+    for_each_layer_matrix(d, s, [&](DeviceMatrix& dst, const GgufTensorInfo* t) {
+      if (resident) {
+        dst = up.matrix(t);
+      } else if (t) {
+        up.skip(*t);  // streamed: uploaded per step by the session's LayerStreamer
+      }
+    });
     vec(s.attn_norm, d.attn_norm);
     vec(s.attn_q_norm, d.attn_q_norm);
     vec(s.attn_k_norm, d.attn_k_norm);

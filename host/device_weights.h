@@ -27,6 +27,21 @@ struct DeviceLayerWeights {
   BufferRange layer_output_scale;  // [1] f32, or an empty range when the tensor is absent
 };
 
+/// Call fn(DeviceMatrix& dst, const GgufTensorInfo* src) for the nine matrices of a layer, in
+/// the order of layer_matrices() (src may be null: absent tensors).
+template <class F>
+void for_each_layer_matrix(DeviceLayerWeights& d, const Gemma4LayerWeights& s, F&& fn) {
+  fn(d.attn_q, s.attn_q);
+  fn(d.attn_k, s.attn_k);
+  fn(d.attn_v, s.attn_v);
+  fn(d.attn_output, s.attn_output);
+  fn(d.ffn_gate, s.ffn_gate);
+  fn(d.ffn_up, s.ffn_up);
+  fn(d.ffn_down, s.ffn_down);
+  fn(d.inp_gate, s.inp_gate);
+  fn(d.proj, s.proj);
+}
+
 struct DeviceWeights {
   DeviceMatrix token_embd;            // [n_vocab rows, n_embd]
   DeviceMatrix lm_head;               // `output` when present, else token_embd (tied)

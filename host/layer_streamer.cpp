@@ -42,27 +42,16 @@ LayerStreamer::LayerStreamer(Device& dev, const Gemma4Model& model, const Device
     const LayerLayout& L = layouts_[l - first_];
     const Buffer& slot = window_[slot_of(l)];
     DeviceLayerWeights d = weights.layers[l];
-    const auto& src = model.weights.layers[l];
-    auto view = [&](const GgufTensorInfo* t) {
-      DeviceMatrix m;
-      if (!t) return m;
+    for_each_layer_matrix(d, model.weights.layers[l], [&](DeviceMatrix& m, const GgufTensorInfo* t) {
+      m = {};
+      if (!t) return;
       m.type = static_cast<WeightTypeId>(t->type);
       m.ne0 = static_cast<uint32_t>(t->ne[0]);
       m.n_rows = static_cast<uint32_t>(t->n_rows());
       m.row_bytes = ggml_row_bytes(t->type, t->ne[0]);
       for (const auto& p : L.parts)
         if (p.tensor == t) m.parts.push_back({BufferRange(slot, p.offset, p.part.bytes), p.part.first_row, p.part.n_rows});
-      return m;
-    };
-    d.attn_q = view(src.attn_q);
-    d.attn_k = view(src.attn_k);
-    d.attn_v = view(src.attn_v);
-    d.attn_output = view(src.attn_output);
-    d.ffn_gate = view(src.ffn_gate);
-    d.ffn_up = view(src.ffn_up);
-    d.ffn_down = view(src.ffn_down);
-    d.inp_gate = view(src.inp_gate);
-    d.proj = view(src.proj);
+    });
     layers_.push_back(std::move(d));
   }
   thread_ = std::thread([this] { run(); });

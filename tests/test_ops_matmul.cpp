@@ -20,21 +20,6 @@ using namespace vkg::test;
 
 namespace {
 
-const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,
-                           GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
-                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
-
-/// Documented matmul tolerance relative to sum |w x| (see the file comment).
-double matmul_tol(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32:
-    case GgmlType::F16:
-    case GgmlType::BF16:
-    case GgmlType::Q8_0:
-    case GgmlType::Q6_K: return 2e-6;
-    default: return 1e-5;  // types with an offset or min: Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K
-  }
-}
 
 uint32_t block_elems(GgmlType t) { return ggml_type_info(t).block_elems == 1 ? 32 : ggml_type_info(t).block_elems; }
 
