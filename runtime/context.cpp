@@ -34,11 +34,17 @@ bool env_flag(const char* name) {
 }
 
 VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                     VkDebugUtilsMessageTypeFlagsEXT,
+                                                     VkDebugUtilsMessageTypeFlagsEXT type,
                                                      const VkDebugUtilsMessengerCallbackDataEXT* data,
                                                      void* user) {
   auto* log = static_cast<ValidationLog*>(user);
   const char* msg = data && data->pMessage ? data->pMessage : "(no message)";
+  // The loader's own general messages are about the machine, not our API use (e.g. on a
+  // multiarch system it cannot load the other architecture's drivers listed in icd.d): not
+  // validation failures, and silent as without validation (VK_LOADER_DEBUG=all shows them).
+  if (type == VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT && data && data->pMessageIdName &&
+      std::strcmp(data->pMessageIdName, "Loader Message") == 0)
+    return VK_FALSE;
   {
     std::lock_guard lock(log->mutex);
     log->last = msg;
