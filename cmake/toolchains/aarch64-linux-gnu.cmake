@@ -29,13 +29,22 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 # pkg-config (for whoever uses it): only arm64 .pc files and architecture-independent ones.
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/${VKG_CROSS_TRIPLE}/pkgconfig:/usr/share/pkgconfig)
 
-# ctest (and anything that runs a freshly built program) goes through qemu user emulation; -L
-# makes it load the arm64 dynamic linker and libc of the cross toolchain. Override with
-# -DCMAKE_CROSSCOMPILING_EMULATOR=... (or "" on an arm64 machine with binfmt_misc).
+# ctest (and anything that runs a freshly built program) goes through qemu user emulation.
+# With arm64 multiarch (libc6:arm64, which every arm64 library package depends on) the programs
+# run with the multiarch dynamic linker and libraries as they would on the device; the host's
+# ld.so.cache sends the loader to the multiarch libc either way, so `-L /usr/aarch64-linux-gnu`
+# (the cross toolchain's libc) only in its absence, where its ld.so and libc then match.
+# -cpu cortex-a76: the Raspberry Pi 5's core (qemu's default "max" has features it lacks).
+# Override with -DCMAKE_CROSSCOMPILING_EMULATOR=... (or "" on an arm64 machine).
 if(NOT DEFINED CMAKE_CROSSCOMPILING_EMULATOR)
   foreach(qemu /usr/bin/qemu-aarch64-static /usr/bin/qemu-aarch64)
     if(EXISTS ${qemu})
-      set(CMAKE_CROSSCOMPILING_EMULATOR ${qemu} -L /usr/${VKG_CROSS_TRIPLE} CACHE STRING "run aarch64 programs here")
+      if(EXISTS /lib/ld-linux-aarch64.so.1)
+        set(CMAKE_CROSSCOMPILING_EMULATOR ${qemu} -cpu cortex-a76 CACHE STRING "runs aarch64 programs here")
+      else()
+        set(CMAKE_CROSSCOMPILING_EMULATOR ${qemu} -cpu cortex-a76 -L /usr/${VKG_CROSS_TRIPLE}
+          CACHE STRING "runs aarch64 programs here")
+      endif()
       break()
     endif()
   endforeach()
