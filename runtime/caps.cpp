@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace vkg {
@@ -126,6 +127,14 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
   c.timeline_semaphore = f12.timelineSemaphore;
   c.int64 = f.features.shaderInt64;
   c.subgroup_size_control = v13 && fsgc.subgroupSizeControl && fsgc.computeFullSubgroups;
+
+  // lavapipe compiles shaders in this process, for this process's architecture.
+#if defined(__x86_64__) || defined(__i386__)
+  c.soft_half = false;
+#else
+  c.soft_half = drv.driverID == VK_DRIVER_ID_MESA_LLVMPIPE;
+#endif
+  if (const char* v = std::getenv("VKGEMMA_SOFT_HALF"); v && *v) c.soft_half = std::strcmp(v, "0") != 0;
 
   VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
   VkPhysicalDeviceMemoryProperties2 mem{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};

@@ -66,6 +66,12 @@ struct DeviceCaps {
   uint32_t transfer_family = UINT32_MAX;      // a transfer-only family, or UINT32_MAX if none
   bool memory_budget_ext = false;
 
+  // Driver workarounds (probed from the driver, not features):
+  // soft_half: the driver's compiler mishandles unpackHalf2x16, so shaders convert halves with
+  // integer ops (shaders/half.glsl, spec constant 100). Mesa lavapipe on hosts without x86's F16C
+  // path (64-bit Arm: LLVM 15 aborts in instruction selection). VKGEMMA_SOFT_HALF=0/1 overrides.
+  bool soft_half = false;
+
   // Device profile in force (profiles.h): "" when none.
   std::string profile;
   uint32_t profile_subgroup_size = 0;  // the emulated device's nominal subgroup size (informational)

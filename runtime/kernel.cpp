@@ -63,10 +63,15 @@ void Kernel::create(const shaders::EmbeddedShader& shader) {
   plci.pPushConstantRanges = &pcr;
   check(vkCreatePipelineLayout(dev.handle(), &plci, nullptr, &layout_), "vkCreatePipelineLayout");
 
+  // Spec constants 0..n-1 from the description, then the device-wide ones every shader may
+  // declare (ignored by those that do not): 100 = soft half conversion (shaders/half.glsl).
+  std::vector<uint32_t> spec_data = desc_.spec;
   std::vector<VkSpecializationMapEntry> entries(desc_.spec.size());
   for (uint32_t i = 0; i < desc_.spec.size(); ++i) entries[i] = {i, i * 4u, 4};
-  VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), desc_.spec.size() * 4,
-                          desc_.spec.data()};
+  entries.push_back({kSpecSoftHalf, static_cast<uint32_t>(spec_data.size() * 4), 4});
+  spec_data.push_back(caps.soft_half ? VK_TRUE : VK_FALSE);
+  VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), spec_data.size() * 4,
+                          spec_data.data()};
   VkPipelineShaderStageRequiredSubgroupSizeCreateInfo rss{
       VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO};
   VkComputePipelineCreateInfo cpci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
@@ -74,7 +79,7 @@ void Kernel::create(const shaders::EmbeddedShader& shader) {
   cpci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   cpci.stage.module = module_;
   cpci.stage.pName = "main";
-  cpci.stage.pSpecializationInfo = desc_.spec.empty() ? nullptr : &si;
+  cpci.stage.pSpecializationInfo = &si;
   if (desc_.required_subgroup_size && caps.subgroup_size_control) {
     rss.requiredSubgroupSize = desc_.required_subgroup_size;
     cpci.stage.pNext = &rss;

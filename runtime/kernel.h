@@ -10,11 +10,15 @@ namespace shaders { struct EmbeddedShader; }
 
 class Device;
 
+/// Device-wide specialization constant (shaders/half.glsl): integer-only half conversion.
+constexpr uint32_t kSpecSoftHalf = 100;
+
 /// What a kernel is: shader variant, interface and specialization.
 ///
 /// Interface convention shared by all shaders: descriptor set 0 holds n_buffers storage
 /// buffers at bindings 0..n_buffers-1; one push-constant block of push_bytes bytes;
-/// specialization constant i = spec[i] (constant_id 0 is the workgroup size X by convention).
+/// specialization constant i = spec[i] (constant_id 0 is the workgroup size X by convention);
+/// constant_id kSpecSoftHalf is set for every pipeline from DeviceCaps::soft_half.
 /// Bindings flagged in texel_bindings are read-only uniform texel buffers of
 /// VK_FORMAT_R32G32B32A32_UINT texels (16 bytes; GLSL `uniform utextureBuffer`) instead of
 /// storage buffers: on CPU drivers (lavapipe) texel fetches are several times cheaper than

@@ -63,6 +63,7 @@ struct OpsVariants {
   bool fp16_arith = false;
   bool storage16 = false;        // 16-bit storage: F16 KV cache, 16-bit loads
   bool storage8 = false;
+  bool soft_half = false;        // half -> float with integer ops (driver workaround; set by Kernel)
   uint32_t subgroup_size = 1;
   uint32_t max_workgroup_invocations = 128;
   uint32_t max_shared_memory = 16384;

@@ -23,6 +23,7 @@ OpsVariants select_variants(const DeviceCaps& caps) {
   v.fp16_arith = caps.fp16_arith;
   v.storage16 = caps.storage16;
   v.storage8 = caps.storage8;
+  v.soft_half = caps.soft_half;
   // Matrix-vector: one row per invocation, several rows each so that the X values fetched for a
   // scale group serve many rows. On CPU devices (lavapipe: a subgroup is one SIMD register, a
   // texel fetch costs far more than arithmetic) one subgroup per workgroup with 16 rows per
@@ -53,7 +54,7 @@ std::string OpsVariants::describe() const {
       "subgroup {}{}, fp16 {}, storage16 {}, workgroup <= {}, shared {} KiB, matvec {}x{}, matmul {}x{}x{}",
       subgroup_size, subgroup_arith ? " (arithmetic)" : " (no arithmetic)", fp16_arith ? "yes" : "no",
       storage16 ? "yes" : "no", max_workgroup_invocations, max_shared_memory / 1024, matvec_wg, matvec_rows,
-      matmul_wg, matmul_rows, matmul_tokens);
+      matmul_wg, matmul_rows, matmul_tokens) + (soft_half ? ", soft half conversion" : "");
 }
 
 } // namespace vkg

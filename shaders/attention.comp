@@ -17,6 +17,9 @@
 // the dims above hd masked off), F16 (1: half cache). Spec constant 0: workgroup size.
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
+
+#include "half.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(binding = 0) uniform utextureBuffer Qt;  // q [T, n_head, hd] f32
@@ -51,7 +54,7 @@ layout(push_constant) uniform Push {
 // vec4 j (0 .. VPT-1) of a fetched cache texel.
 vec4 unpack_kv(uvec4 w, uint j) {
 #if F16
-  return j == 0u ? vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)) : vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+  return j == 0u ? vec4(unpack_half2(w.x), unpack_half2(w.y)) : vec4(unpack_half2(w.z), unpack_half2(w.w));
 #else
   return uintBitsToFloat(w);
 #endif

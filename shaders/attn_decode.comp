@@ -12,8 +12,11 @@
 // Spec constants: 0 workgroup size (= subgroup size S), 1 G (query heads per KV head).
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+
+#include "half.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint G = 8;
@@ -47,7 +50,7 @@ layout(push_constant) uniform Push {
 
 vec4 unpack_kv(uvec4 w, uint j) {
 #if F16
-  return j == 0u ? vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)) : vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+  return j == 0u ? vec4(unpack_half2(w.x), unpack_half2(w.y)) : vec4(unpack_half2(w.z), unpack_half2(w.w));
 #else
   return uintBitsToFloat(w);
 #endif

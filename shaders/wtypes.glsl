@@ -16,6 +16,8 @@
 //                  Matrix kernels use it as scale * sum(q*x) + min * sum(x), through the cheaper
 //                  qv4s / xscale4 pair (below).
 
+#include "half.glsl"
+
 #define TY_F32 0
 #define TY_F16 1
 #define TY_Q4_0 2
@@ -160,7 +162,7 @@ uvec4 bytes4(uint w) { return uvec4(w & 0xFFu, (w >> 8) & 0xFFu, (w >> 16) & 0xF
 ivec4 sbytes4(uint w) { return ivec4(int(w << 24) >> 24, int(w << 16) >> 24, int(w << 8) >> 24, int(w) >> 24); }
 // 16-bit half at half-word index k of the block.
 uint blk_u16(uint W[BLK_WORDS], uint k) { return (W[k >> 1] >> (16u * (k & 1u))) & 0xFFFFu; }
-float blk_half(uint W[BLK_WORDS], uint k) { return unpackHalf2x16(blk_u16(W, k)).x; }
+float blk_half(uint W[BLK_WORDS], uint k) { return unpack_half2(blk_u16(W, k)).x; }
 
 #if WTYPE == TY_Q4_K || WTYPE == TY_Q5_K
 // 6-bit scale (x) and min (y) of sub-block j (0..7); scales are bytes 4..15 = words 1..3.
@@ -215,7 +217,7 @@ vec4 qv4s(uint W[BLK_WORDS], uint e4) {
 #if WTYPE == TY_F32
   return uintBitsToFloat(uvec4(W[4u * (e4 & 7u)], W[4u * (e4 & 7u) + 1u], W[4u * (e4 & 7u) + 2u], W[4u * (e4 & 7u) + 3u]));
 #elif WTYPE == TY_F16
-  return vec4(unpackHalf2x16(W[2u * e4]), unpackHalf2x16(W[2u * e4 + 1u]));
+  return vec4(unpack_half2(W[2u * e4]), unpack_half2(W[2u * e4 + 1u]));
 #elif WTYPE == TY_BF16
   uint a = W[2u * e4], b = W[2u * e4 + 1u];
   return uintBitsToFloat(uvec4(a << 16, a & 0xFFFF0000u, b << 16, b & 0xFFFF0000u));

@@ -1,5 +1,5 @@
 # End-to-end CLI runs on the built-in tiny model (generated into the test cache dir on first use).
-add_test(NAME cli_run_builtin COMMAND $<TARGET_FILE:vkgemma> run -p "Why is the sky blue?" -n 8 --seed 3)
+add_test(NAME cli_run_builtin COMMAND vkgemma run -p "Why is the sky blue?" -n 8 --seed 3)
 set_tests_properties(cli_run_builtin PROPERTIES LABELS e2e
   ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
   PASS_REGULAR_EXPRESSION "decode [0-9]+ tok" FAIL_REGULAR_EXPRESSION "validation\\]")
@@ -8,7 +8,7 @@ add_test(NAME cli_chat_pipe COMMAND sh -c
 set_tests_properties(cli_chat_pipe PROPERTIES LABELS e2e
   ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
   PASS_REGULAR_EXPRESSION "history cleared.*decode" FAIL_REGULAR_EXPRESSION "validation\\]|error")
-add_test(NAME cli_bench_synthetic COMMAND $<TARGET_FILE:vkgemma> bench --synthetic tiny -p 8 -n 4 -d 0,8 -r 1 --profile --json -q)
+add_test(NAME cli_bench_synthetic COMMAND vkgemma bench --synthetic tiny -p 8 -n 4 -d 0,8 -r 1 --profile --json -q)
 set_tests_properties(cli_bench_synthetic PROPERTIES LABELS e2e
   ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_GUARD=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
   PASS_REGULAR_EXPRESSION "\"decode_roofline_tok_s\".*\"tg4@d8\"" FAIL_REGULAR_EXPRESSION "validation\\]|OVERRUN")

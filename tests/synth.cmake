@@ -19,11 +19,11 @@ add_test(NAME cli_synth_bad_dims COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expe
          $<TARGET_FILE:vkgemma> synth --preset tiny --n-head 3 -o ${VKG_SYNTH_DIR}/bad.gguf)
 set_tests_properties(cli_synth_bad_dims PROPERTIES LABELS cli)
 # tokenize: BOS, special-token parsing, the id list format.
-add_test(NAME cli_tokenize_ids COMMAND $<TARGET_FILE:vkgemma> tokenize -m ${VKG_SYNTH_DIR}/tiny.gguf
+add_test(NAME cli_tokenize_ids COMMAND vkgemma tokenize -m ${VKG_SYNTH_DIR}/tiny.gguf
          -p "<|turn>hi<turn|>" --special --ids)
 set_tests_properties(cli_tokenize_ids PROPERTIES LABELS cli FIXTURES_REQUIRED synth_tiny
                      PASS_REGULAR_EXPRESSION "^\\[2, 4, [0-9, ]+, 5\\]")
-add_test(NAME cli_tokenize_pieces COMMAND $<TARGET_FILE:vkgemma> tokenize -m ${VKG_SYNTH_DIR}/tiny.gguf
+add_test(NAME cli_tokenize_pieces COMMAND vkgemma tokenize -m ${VKG_SYNTH_DIR}/tiny.gguf
          -p "a b" --no-bos)
 set_tests_properties(cli_tokenize_pieces PROPERTIES LABELS cli FIXTURES_REQUIRED synth_tiny
                      PASS_REGULAR_EXPRESSION "^ +[0-9]+ -> 'a'\n")
