@@ -36,8 +36,16 @@ uint64_t select_scratch_bytes(uint32_t n_vocab) {
 namespace {
 // Mesa's llvmpipe/lavapipe stops any loop nest after 65535 iterations per invocation
 // (LP_MAX_TGSI_LOOP_ITERATIONS); a selection pass runs k rounds over items/wg items each, plus
-// a few reduction-loop iterations per round.
+// the reduction loop of each round: wg / subgroup_size iterations with subgroup arithmetic (64 for
+// 256 invocations on 4-wide subgroups, as arm64 lavapipe has), log2(wg) without.
 constexpr uint64_t kLoopBudget = 60000;
+
+uint64_t reduce_iterations(const OpsVariants& v, uint32_t wg) {
+  if (v.subgroup_arith) return ceil_div(wg, std::max(1u, v.subgroup_size)) + 1;
+  uint64_t n = 1;
+  for (uint32_t s = wg; s > 1; s >>= 1) ++n;
+  return n;
+}
 
 void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch,
                    const std::function<const Kernel&(const std::string&, uint32_t)>& kern, CommandList& cl,
@@ -56,7 +64,7 @@ void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch
   if (groups == 1) {
     // One workgroup over everything: as wide as the device allows.
     const uint32_t big = pow2_floor(std::min<uint32_t>(1024, v.max_workgroup_invocations));
-    require(uint64_t{ceil_div(n, big) + 16} * k <= kLoopBudget, op,
+    require((ceil_div(n, big) + reduce_iterations(v, big)) * k <= kLoopBudget, op,
             fmt::format("k = {} over {} items needs the scratch buffer (Ops::set_scratch)", k, n));
     cl.dispatch(kern("select_x" + sg, big), {xb.range, dummy, dummy, ids, has_vals ? vals : dummy},
                 SelectPush{n, k, n, 1, has_vals ? 1u : 0u, xb.texel0}, 1);
@@ -66,7 +74,8 @@ void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch
   const uint64_t off = (scratch.range - need) / 256 * 256;
   const BufferRange cand = sub_range(scratch, off, need);
   const uint32_t slice = ceil_div(n, groups);
-  require(uint64_t{ceil_div(slice, wg) + 16} * k <= kLoopBudget && uint64_t{ceil_div(groups * k, max_wg) + 16} * k <= kLoopBudget,
+  require((ceil_div(slice, wg) + reduce_iterations(v, wg)) * k <= kLoopBudget &&
+              (ceil_div(groups * k, max_wg) + reduce_iterations(v, max_wg)) * k <= kLoopBudget,
           op, fmt::format("k = {} over {} items is too much work per invocation", k, n));
   cl.barrier();  // earlier users of the scratch buffer are done
   cl.dispatch(kern("select_x" + sg, wg), {xb.range, cand, cand, ids, ids}, SelectPush{n, k, slice, 0, 0, xb.texel0},
