@@ -12,3 +12,13 @@ add_test(NAME cli_bench_synthetic COMMAND vkgemma bench --synthetic tiny -p 8 -n
 set_tests_properties(cli_bench_synthetic PROPERTIES LABELS e2e
   ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_GUARD=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
   PASS_REGULAR_EXPRESSION "\"decode_roofline_tok_s\".*\"tg4@d8\"" FAIL_REGULAR_EXPRESSION "validation\\]|OVERRUN")
+# A device memory budget too small even for layer streaming: one clear line, exit code 1.
+add_test(NAME cli_gpu_mem_too_small COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh 1
+         "needs at least .* MiB of device memory (have" $<TARGET_FILE:vkgemma> run -q -p hi -n 4 --gpu-mem 2M)
+set_tests_properties(cli_gpu_mem_too_small PROPERTIES LABELS e2e
+  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")
+# A budget that streams layers: same greedy text as without one.
+add_test(NAME cli_gpu_mem_streams COMMAND sh -c
+  "a=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy) && b=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy --gpu-mem 12M -c 256) && [ -n \"$a\" ] && [ \"$a\" = \"$b\" ] && $<TARGET_FILE:vkgemma> run -p hi -n 2 --gpu-mem 12M -c 256 2>&1 | grep -q 'layers resident'")
+set_tests_properties(cli_gpu_mem_streams PROPERTIES LABELS e2e
+  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")

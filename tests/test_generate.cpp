@@ -22,6 +22,17 @@ using vkg::test::device;
 
 namespace {
 
+/// Stdout of a shell command that must exit 0.
+std::string run_cli(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  REQUIRE(pclose(p) == 0);
+  return out;
+}
+
 std::filesystem::path write_model(const std::string& name, SynthOptions o) {
   auto path = vkg::test::scratch_dir("generate") / (name + ".gguf");
   synth_write(synth_plan(std::move(o)), path);
@@ -96,12 +107,7 @@ TEST_CASE("vkgemma run on a real-vocabulary model reproduces the reference's gre
   const std::string cmd = fmt::format("{}/tools/vkgemma run -m {} --raw -p 'The sky is blue because' -n 16 "
                                       "--greedy --json -q",
                                       VKG_BINARY_DIR, path.string());
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  REQUIRE(pclose(p) == 0);
+  const std::string out = run_cli(cmd);
   auto j = nlohmann::json::parse(out);
   const auto prompt = j["prompt_ids"].get<std::vector<int32_t>>();
   const auto got = j["tokens"].get<std::vector<int32_t>>();
@@ -133,12 +139,7 @@ TEST_CASE("vkgemma perplexity equals the perplexity of the CPU reference's logit
   const uint32_t n_ctx = 32;
   const std::string cmd = fmt::format("{}/tools/vkgemma perplexity -m {} -f {} -c {} --chunks 2 --json -q",
                                       VKG_BINARY_DIR, path.string(), txt.string(), n_ctx);
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  REQUIRE(pclose(p) == 0);
+  const std::string out = run_cli(cmd);
   const double got = nlohmann::json::parse(out)["perplexity"].get<double>();
   // The same definition, computed here from the reference's logits in double precision.
   auto m = Model::load(device(), path);

@@ -62,7 +62,6 @@ double run_ffn(Ops& ops, GgmlType type, const FfnCase& c, uint32_t seed) {
   return worst;
 }
 
-uint32_t block_elems(GgmlType t) { return ggml_type_info(t).block_elems == 1 ? 32 : ggml_type_info(t).block_elems; }
 
 } // namespace
 

@@ -21,7 +21,6 @@ using namespace vkg::test;
 namespace {
 
 
-uint32_t block_elems(GgmlType t) { return ggml_type_info(t).block_elems == 1 ? 32 : ggml_type_info(t).block_elems; }
 
 struct MatmulCase {
   uint32_t K, N, T;

@@ -158,6 +158,11 @@ inline const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16
                                   GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
                                   GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
 
+/// Elements per weight block; 32 for the float types (tests keep K a multiple of it).
+inline uint32_t block_elems(GgmlType t) {
+  return ggml_type_info(t).block_elems == 1 ? 32 : ggml_type_info(t).block_elems;
+}
+
 /// Documented matmul tolerance relative to sum |w x| (test_ops_matmul.cpp explains it): float
 /// accumulation order, and for types with an offset or min (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K)
 /// the cancellation of the offset term.
