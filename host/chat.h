@@ -99,7 +99,7 @@ struct ParsedReply {
 
 /// Split generated text (what follows the generation prompt): thought channels go to reasoning
 /// (joined by "\n", each trimmed, the channel name "thought" dropped), tool-call blocks to
-/// tool_calls, the rest to content (trimmed). Stops at the first "<turn|>", "<eos>" or "<|turn>";
+/// tool_calls, the rest to content (trimmed). Stops at the first "<turn|>" or "<eos>";
 /// any other marker outside a block (e.g. the trailing "<|tool_response>" with which the model
 /// hands over to the tool) is dropped. Throws ChatError for a malformed tool-call block.
 ParsedReply parse_model_reply(std::string_view text);

@@ -16,8 +16,10 @@ constexpr std::array<std::string_view, 14> kMarkers = {
     kChannelOpen, kChannelClose, kCallOpen, kCallClose, "<|tool_response>", "<tool_response|>", "<|\"|>",
     "<|tool>",    "<tool|>",     "<|turn>", "<turn|>",  "<|think|>",        "<eos>",            "<bos>"};
 
-/// Markers that end the model's turn: the rest of the text is not part of the reply.
-bool is_end(std::string_view m) { return m == "<turn|>" || m == "<eos>" || m == "<|turn>"; }
+/// Markers that end the model's turn: the rest of the text is not part of the reply. (They are
+/// end-of-generation tokens, so they only arrive here as text, e.g. in vkgemma_reply_parse input.)
+/// A stray "<|turn>" is dropped like other markers: llama.cpp does not stop there either.
+bool is_end(std::string_view m) { return m == "<turn|>" || m == "<eos>"; }
 
 bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 

@@ -63,7 +63,7 @@ class ReplyParser {
   /// token type, so parsing does not depend on the file typing markers CONTROL or USER_DEFINED.
   void push_token(const Tokenizer& tok, int32_t id, std::string_view piece);
 
-  /// True once an end marker (<turn|>, <eos>, <|turn>) was seen; later text is ignored.
+  /// True once an end marker (<turn|> or <eos> as text) was seen; later text is ignored.
   bool ended() const { return state_ == State::Ended; }
 
   /// End of input: held-back text is resolved, a tool call without its closing <tool_call|> is

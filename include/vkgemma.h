@@ -501,7 +501,7 @@ VKGEMMA_API vkgemma_status vkgemma_reply_get_tool_call(const vkgemma_reply *repl
 
 /* Parse the text of a model turn (what followed the generation prompt, markup included, e.g. from
  * vkgemma_detokenize with VKGEMMA_DETOKENIZE_RENDER_SPECIAL) into reply (its previous content is
- * replaced). Text after "<turn|>", "<eos>" or "<|turn>" is ignored; a tool call without its
+ * replaced). Text after "<turn|>" or "<eos>" is ignored; a tool call without its
  * closing marker is parsed to the end; a malformed one is left out and described in info.error.
  * Returns OK; INVALID_ARGUMENT (reply NULL, text NULL with text_len > 0); OUT_OF_MEMORY. */
 VKGEMMA_API vkgemma_status vkgemma_reply_parse(vkgemma_reply *reply, const char *text, size_t text_len);
@@ -521,9 +521,9 @@ typedef bool (*vkgemma_reply_callback)(vkgemma_reply_part part, const char *text
 /* vkgemma_generate, with the output parsed as a model turn while it is generated: callback (may
  * be NULL) gets the answer, the reasoning and each tool call apart; reply (may be NULL) receives
  * the whole turn, its stop reason and stop token. The tokens, history and errors are those of
- * vkgemma_generate with the same arguments (generation also stops when the text reaches an end
- * marker such as "<|turn>", with stop reason CALLBACK). Markers are recognised by their text
- * whatever the token types of the model file say.
+ * vkgemma_generate with the same arguments (generation also stops, with stop reason CALLBACK,
+ * when other tokens spell an end marker "<turn|>" or "<eos>"). Markers are recognised by their
+ * text whatever the token types of the model file say.
  * Returns as vkgemma_generate (INVALID_ARGUMENT also for a reply handle that is not one). */
 VKGEMMA_API vkgemma_status vkgemma_generate_reply(vkgemma_session *session, const int32_t *prompt, size_t n_prompt,
                                                   const vkgemma_sampler_params *sampler,

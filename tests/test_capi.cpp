@@ -828,11 +828,17 @@ TEST_CASE("C API generate_reply: the answer apart, same tokens as vkgemma_genera
           VKGEMMA_OK);
   CHECK(std::string(chat.data(), len).ends_with("<turn|>\n<|turn>model\n"));
 
-  const auto prompt = tokenize(mh.m, kStopPrompt, VKGEMMA_TOKENIZE_ADD_SPECIAL);
+  // A prompt and seed with which this random model ends by itself (an end-of-generation token)
+  // within 64 tokens, sampling from the whole vocabulary.
+  const auto prompt = tokenize(mh.m, "The quick brown fox", VKGEMMA_TOKENIZE_ADD_SPECIAL);
   vkgemma_sampler_params sp = {sizeof sp};
   REQUIRE(vkgemma_sampler_default_params(&sp) == VKGEMMA_OK);
-  sp.temperature = 0;  // greedy
   sp.n_predict = 64;
+  sp.seed = 1;
+  sp.temperature = 1.5f;
+  sp.top_k = 0;
+  sp.top_p = 1.0f;
+  sp.min_p = 0.0f;
   Generated g;
   {
     SessionHandle sh(mh.m, 256);
@@ -844,11 +850,15 @@ TEST_CASE("C API generate_reply: the answer apart, same tokens as vkgemma_genera
   auto model = vkg::Model::load(vkg::test::device(), model_path());
   vkg::Session cs(*model, {.n_ctx = 256});
   vkg::GenerateOptions go;
-  go.n_predict = 64;
-  go.sampler.greedy = true;
+  go.n_predict = sp.n_predict;
+  go.sampler.seed = sp.seed;
+  go.sampler.temperature = sp.temperature;
+  go.sampler.top_k = sp.top_k;
+  go.sampler.top_p = sp.top_p;
+  go.sampler.min_p = sp.min_p;
   const auto want = cs.generate(prompt, go, nullptr);
   REQUIRE_MESSAGE(want.stop == vkg::StopReason::EndOfGeneration,
-                  "pick another kStopPrompt: greedy generation must end with an end-of-generation token");
+                  "pick another seed: this generation must end with an end-of-generation token");
   CHECK(model->tokenizer().is_eog(want.stop_token));
   CHECK(g.tokens == want.tokens);
   CHECK(g.stop == VKGEMMA_STOP_END_OF_GENERATION);

@@ -332,12 +332,12 @@ TEST_CASE("reply parser: reasoning, answer and tool calls with <|\"|> quoting") 
                                          "<|channel>thought<channel|>y");
   CHECK(r2.reasoning == "A\nB c\nd");
   CHECK(r2.content == "xy");
-  // End markers: nothing after <turn|>, <eos> or a new <|turn> belongs to the reply.
+  // End markers: nothing after <turn|> or <eos> belongs to the reply.
   CHECK(vkg::parse_model_reply("Answer.<turn|>\n<|turn>user\nmore").content == "Answer.");
   CHECK(vkg::parse_model_reply("Answer.<eos>more").content == "Answer.");
-  CHECK(vkg::parse_model_reply("Answer.<|turn>user\nhi").content == "Answer.");
   // Stray markers outside a block never reach the answer.
-  CHECK(vkg::parse_model_reply("a<|\"|>b<tool_response|>c<channel|>d<tool_call|>e<|think|>f").content == "abcdef");
+  CHECK(vkg::parse_model_reply("a<|\"|>b<tool_response|>c<channel|>d<tool_call|>e<|think|>f<|turn>g<bos>h").content ==
+        "abcdefgh");
 }
 
 TEST_CASE("reply parser: truncated blocks") {

@@ -8,8 +8,9 @@ Checks:
     clears the history, the run ends cleanly without validation messages;
   * the built-in model (per-layer embeddings) gets the E2B template: its generation prompt ends at
     "<|turn>model\\n" with no empty thought channel;
-  * a tool call round trip: a model turn with reasoning and a tool call (scripted with /assistant,
-    in Gemma markup), the tool's answer (/tool), then the model continues. The prompt chat renders
+  * a tool call round trip: after the model's (random) answer to a question, a model turn with
+    reasoning and a tool call (scripted with /assistant, in Gemma markup, continuing the model's
+    turn), the tool's answer (/tool), then the model continues. The prompt chat renders
     after /tool equals jinja2's rendering of the same conversation written by hand in the OpenAI
     format (the reasoning of the tool-call turn kept, as the template wants), and every prompt
     chat logged equals jinja2's rendering of the history it logged with it.
@@ -36,15 +37,20 @@ SCRIPT = "\n".join([
     "Thanks!",
     "/exit",
 ]) + "\n"
-# What the conversation is after /tool, written by hand (OpenAI format).
-EXPECTED_AFTER_TOOL = [
-    {"role": "system", "content": SYSTEM},
-    {"role": "user", "content": "Weather in Paris?"},
-    {"role": "assistant", "content": "", "reasoning": "I need the weather tool.",
-     "tool_calls": [{"id": "t1", "type": "function",
-                     "function": {"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}}]},
-    {"role": "tool", "tool_call_id": "t1", "content": '{"temp": 18, "sky": "clear"}'},
-]
+
+
+def expected_after_tool(first_reply):
+    """The conversation after /tool, written by hand (OpenAI format). first_reply: the answer the
+    model generated for "Weather in Paris?" (random weights); /assistant continues that turn."""
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": first_reply},
+        {"role": "assistant", "content": "", "reasoning": "I need the weather tool.",
+         "tool_calls": [{"id": "t1", "type": "function",
+                         "function": {"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}}]},
+        {"role": "tool", "tool_call_id": "t1", "content": '{"temp": 18, "sky": "clear"}'},
+    ]
 
 
 def fail(msg):
@@ -87,12 +93,12 @@ def main():
             fail(f"raw markup {m!r} on stdout")
     if "(history cleared)" not in p.stdout:
         fail("/reset did not answer '(history cleared)'")
-    if p.stderr.count("[stop: ") != 3:
-        fail("expected one [stop: ...] line per generated turn (3)")
+    if p.stderr.count("[stop: ") != 4:
+        fail("expected one [stop: ...] line per generated turn (4)")
 
     logs = [json.loads(line) for line in open(log_path, encoding="utf-8")]
-    if len(logs) != 3:
-        fail(f"expected 3 prompts (first question, after /tool, after 'Thanks!'), got {len(logs)}")
+    if len(logs) != 4:
+        fail(f"expected 4 prompts (first question, after /reset, after /tool, after 'Thanks!'), got {len(logs)}")
     for i, e in enumerate(logs):
         if e["template"] != "small":
             fail("the built-in model has per-layer embeddings: it must get the E2B template")
@@ -104,24 +110,27 @@ def main():
     if logs[0]["messages"] != [{"role": "system", "content": SYSTEM},
                                {"role": "user", "content": "What's the weather in Paris?"}]:
         fail(f"first history: {logs[0]['messages']}")
-    want = render("small", EXPECTED_AFTER_TOOL, TOOLS, False)
-    if logs[1]["prompt"] != want:
-        fail(f"prompt after /tool:\n{logs[1]['prompt']!r}\njinja2 of the hand-written conversation:\n{want!r}")
+    if logs[1]["messages"] != [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Weather in Paris?"}]:
+        fail(f"history after /reset: {logs[1]['messages']}")
+    first_reply = logs[2]["messages"][2]["content"]
+    want = render("small", expected_after_tool(first_reply), TOOLS, False)
+    if logs[2]["prompt"] != want:
+        fail(f"prompt after /tool:\n{logs[2]['prompt']!r}\njinja2 of the hand-written conversation:\n{want!r}")
     if not want.endswith('<|tool_response>response:get_weather{value:<|"|>{"temp": 18, "sky": "clear"}<|"|>}<tool_response|>'):
         fail("the hand-written conversation should end with the tool response (the model continues its turn)")
     # After 'Thanks!': the model's continuation is one more assistant message, the reasoning of the
     # tool-call turn is now before the last user message (the template drops it).
-    hist = logs[2]["messages"]
-    if [m["role"] for m in hist] != ["system", "user", "assistant", "tool", "assistant", "user"]:
+    hist = logs[3]["messages"]
+    if [m["role"] for m in hist] != ["system", "user", "assistant", "assistant", "tool", "assistant", "user"]:
         fail(f"history roles after 'Thanks!': {[m['role'] for m in hist]}")
-    if "I need the weather tool." in logs[2]["prompt"]:
+    if "I need the weather tool." in logs[3]["prompt"]:
         fail("reasoning before the last user message must not be in the prompt")
     for m in hist:
         for v in (m.get("content") or "", m.get("reasoning") or ""):
             for mk in MARKERS:
                 if mk in v:
                     fail(f"markup {mk!r} in the history: {m}")
-    print("ok: 3 prompts equal jinja2's renderings; no markup on stdout or in the history")
+    print("ok: 4 prompts equal jinja2's renderings; no markup on stdout or in the history")
     return 0
 
 
