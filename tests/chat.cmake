@@ -22,3 +22,14 @@ add_test(NAME cli_chat_tool_roundtrip COMMAND ${VKG_JINJA_PYTHON} ${CMAKE_CURREN
          $<TARGET_FILE:vkgemma> ${VKG_CHAT_TEMPLATES} ${PROJECT_BINARY_DIR}/test-scratch/cli_chat_tool_roundtrip)
 set_tests_properties(cli_chat_tool_roundtrip PROPERTIES LABELS "chat;e2e" SKIP_RETURN_CODE 77 TIMEOUT 900
   ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")
+
+# `run --json` reports the reply's parts and why it stopped (the built-in model runs out of -n).
+add_test(NAME cli_run_reply_json COMMAND vkgemma run -q -p "Why is the sky blue?" -n 3 --greedy --json)
+set_tests_properties(cli_run_reply_json PROPERTIES LABELS "chat;e2e"
+  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
+  PASS_REGULAR_EXPRESSION "\"reasoning\": \"\",[^}]*\"stop\": \"max_tokens\",[^}]*\"stop_token\": null,[^}]*\"tool_calls\": \\[\\]"
+  FAIL_REGULAR_EXPRESSION "validation\\]")
+# --raw takes the prompt as is: chat-template options with it are a usage error (exit 2).
+add_test(NAME cli_run_raw_with_think COMMAND sh -c
+  "out=$($<TARGET_FILE:vkgemma> run --raw --think -p hi 2>&1); rc=$?; echo \"$out\"; [ $rc -eq 2 ] && echo \"$out\" | grep -q 'need the chat template'")
+set_tests_properties(cli_run_raw_with_think PROPERTIES LABELS chat)
