@@ -98,7 +98,8 @@ TEST_CASE("IQ4_XS golden (llama-quantize IQ4_XS matrices, Q6_K tables): referenc
                        Run{"token by token, F32 KV", {.n_ctx = 256, .max_batch = 1, .kv_f32 = true}, true},
                        Run{"batch, default KV", {.n_ctx = 256}, false},
                        Run{"token by token, default KV", {.n_ctx = 256, .max_batch = 1}, true}}) {
-    CAPTURE(r.what);
+    const std::string what = r.what;
+    CAPTURE(what);
     auto got = run(*l, g.tokens, r.opt, r.sequential);
     auto d = vkg::test::compare_logits(got, g.logits_ref, g.n_vocab);
     auto dl = vkg::test::compare_logits(got, g.logits_llama, g.n_vocab);

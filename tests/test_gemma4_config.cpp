@@ -157,7 +157,7 @@ TEST_CASE("Gemma 4 config: each defect gets a clear error") {
       {"matrix type", [](TinyGemma4& t) { t.find("blk.0.attn_q.weight")->type = GgmlType::I32; },
        {"tensor 'blk.0.attn_q.weight' has type I32, which is not supported for weight matrices"}},
       {"matrix type nothing reads", [](TinyGemma4& t) { t.find("blk.0.ffn_up.weight")->type = GgmlType::Q8_1; },
-       {"tensor 'blk.0.ffn_up.weight' has type Q8_1, which is not supported for weight matrices", "IQ4_XS, MXFP4)"}},
+       {"tensor 'blk.0.ffn_up.weight' has type Q8_1, which is not supported for weight matrices", "IQ4_NL, IQ4_XS, BF16, MXFP4)"}},
       {"PLE table type nothing reads", [](TinyGemma4& t) { t.find("per_layer_token_embd.weight")->type = GgmlType::Q8_1; },
        {"tensor 'per_layer_token_embd.weight' has type Q8_1, which is not supported for weight matrices"}},
       {"vector type", [](TinyGemma4& t) { t.find("blk.0.attn_norm.weight")->type = GgmlType::Q8_0; },
