@@ -216,12 +216,13 @@ uint q3k_scale(uint W[BLK_WORDS], uint g) {
 // ggml's kvalues_iq4nl {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
 // as signed bytes, four per word (little-endian).
 const uvec4 KV_IQ4NL = uvec4(0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u);
-// Levels of the four nibbles in the bytes of w (each byte < 16).
+// Levels of the four nibbles in the bytes of w (each byte < 16): the table word by two selects
+// (bits 3 and 2 of the nibble; vectorizes, unlike a dynamic index), the byte by a shift.
 vec4 iq4nl4(uint w) {
   uvec4 n = bytes4(w);
-  ivec4 v;
-  [[unroll]] for (uint i = 0u; i < 4u; ++i) v[i] = int(KV_IQ4NL[n[i] >> 2] << (24u - 8u * (n[i] & 3u))) >> 24;
-  return vec4(v);
+  bvec4 b2 = notEqual(n & 4u, uvec4(0u)), b3 = notEqual(n & 8u, uvec4(0u));
+  uvec4 k = mix(mix(uvec4(KV_IQ4NL.x), uvec4(KV_IQ4NL.y), b2), mix(uvec4(KV_IQ4NL.z), uvec4(KV_IQ4NL.w), b2), b3);
+  return vec4(ivec4(k << (24u - 8u * (n & 3u))) >> 24);
 }
 #endif
 
