@@ -2,13 +2,12 @@
 // (../shared absent, a device feature missing) calls vkg::test::skip() (VKG_SKIP), and the
 // executable then exits with kSkipExitCode (77) instead of 0 when nothing failed, so ctest
 // (SKIP_RETURN_CODE 77) reports the test as skipped rather than passed. Each skip is printed as
-// "SKIPPED: <test case>: <reason>" and, when VKGEMMA_SKIP_LOG names a file, appended there as
-// "<program>\t<test case>\t<reason>" (scripts/check_skips.sh compares those with the allowlist).
+// "SKIPPED: <test case>: <reason>" (tests/support/check_skips.sh compares those with the CI
+// allowlist).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -26,7 +25,6 @@ SkipState& state() {
   static SkipState s;
   return s;
 }
-std::string program_name = "test";
 
 /// Tracks the name of the running test case for skip().
 struct CaseTracker : doctest::IReporter {
@@ -62,22 +60,11 @@ void skip(const std::string& reason) {
   }
   std::printf("SKIPPED: %s\n", line.c_str());
   std::fflush(stdout);
-  if (const char* log = std::getenv("VKGEMMA_SKIP_LOG"); log && *log) {
-    if (FILE* f = std::fopen(log, "a")) {
-      std::lock_guard lock(state().mu);
-      std::fprintf(f, "%s\t%s\t%s\n", program_name.c_str(), state().current_case.c_str(), reason.c_str());
-      std::fclose(f);
-    }
-  }
 }
 
 }  // namespace vkg::test
 
 int main(int argc, char** argv) {
-  if (argc > 0) {
-    std::string p = argv[0];
-    vkg::test::program_name = p.substr(p.find_last_of('/') + 1);
-  }
   doctest::Context ctx(argc, argv);
   const int rc = ctx.run();
   if (ctx.shouldExit() || rc != 0) return rc;
