@@ -33,5 +33,6 @@ vkg_test(NAME cli_run_reply_json DEVICE LABELS chat e2e
                  "-DPASS=\"reasoning\": \"\",[^}]*\"stop\": \"max_tokens\",[^}]*\"stop_token\": null,[^}]*\"tool_calls\": \\[\\]"
                  -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_run.cmake -- ${VKG_CLI} run -q -p "Why is the sky blue?" -n 3 --greedy --json)
 # --raw takes the prompt as is: chat-template options with it are a usage error (exit 2).
+# (Newlines, not semicolons, between the shell commands: vkg_test passes the command as a list.)
 vkg_test(NAME cli_run_raw_with_think LABELS chat COMMAND sh -c
-  "out=$($<TARGET_FILE:vkgemma> run --raw --think -p hi 2>&1); rc=$?; echo \"$out\"; [ $rc -eq 2 ] && echo \"$out\" | grep -q 'need the chat template'")
+  "out=$($<TARGET_FILE:vkgemma> run --raw --think -p hi 2>&1)\nrc=$?\necho \"$out\"\n[ $rc -eq 2 ] && echo \"$out\" | grep -q 'need the chat template'")
