@@ -10,12 +10,19 @@
 
 #include "context.h"
 #include "weight_convert.h"
+#include "quant.h"
+#include "rope_table.h"
 
 namespace vkg {
 
 /// Activation buffers for batches of up to T = max_batch tokens ("[T, N]" = T rows of N floats).
 struct Gemma4Forward::Scratch {
   Buffer ids[PlePager::kSlots], pos[PlePager::kSlots];  // int32 [T], host-visible, per PLE slot
+  // RoPE cos/sin tables, f32 [T, n_rot/2, 2], host-visible, per PLE slot and rope kind (sliding,
+  // full), rewritten with the positions before each step (runtime/rope_table.h).
+  std::vector<Buffer> rope[PlePager::kSlots];
+  std::vector<std::vector<double>> rope_inv_freq;  // per rope kind
+  std::vector<uint32_t> rope_of_layer;             // rope kind of each layer
   Buffer iota;          // int32 [T]: 0, 1, 2, ... (row i of a PLE slot is token i)
   Buffer x;             // [T, n_embd]   residual stream
   Buffer h;             // [T, n_embd]   normed input of a sublayer
@@ -33,16 +40,44 @@ struct Gemma4Forward::Scratch {
 
 namespace {
 uint64_t f32(uint64_t rows, uint64_t n) { return rows * n * 4; }
+
+/// The distinct RoPE settings of the layers (Gemma 4: sliding layers base 1e4 on all dims,
+/// full-attention layers base 1e6 with rope_freqs factors) and each layer's index into them.
+struct RopeKinds {
+  struct Kind {
+    uint32_t n_rot;
+    float base;
+    bool freq_factors;
+  };
+  std::vector<Kind> kinds;
+  std::vector<uint32_t> of_layer;
+};
+RopeKinds rope_kinds(const Gemma4Config& c) {
+  RopeKinds r;
+  for (const auto& L : c.layers) {
+    const RopeKinds::Kind k{L.n_rot, L.rope_base, !L.is_sliding};
+    uint32_t i = 0;
+    while (i < r.kinds.size() && !(r.kinds[i].n_rot == k.n_rot && r.kinds[i].base == k.base &&
+                                   r.kinds[i].freq_factors == k.freq_factors))
+      ++i;
+    if (i == r.kinds.size()) r.kinds.push_back(k);
+    r.of_layer.push_back(i);
+  }
+  return r;
+}
 // Query indices of every segment's start/end timestamps (the profile uses 0, 1, 2, ...).
 constexpr uint32_t kTsStart = CommandList::kMaxTimestamps - 2, kTsEnd = CommandList::kMaxTimestamps - 1;
 
 /// Byte sizes of the Scratch buffers for batches of T tokens and R logit rows.
 struct ScratchSizes {
   uint64_t ids, iota, x, q, kv, g, pt, gp, xl, logits, topk, ops;
-  /// Device bytes of all scratch buffers (ids/pos per PLE slot, x/h/o, k/v, g/u, pt/ple ...).
+  std::vector<uint64_t> rope;  // per rope kind
+  /// Device bytes of all scratch buffers (ids/pos/rope tables per PLE slot, x/h/o, k/v, g/u, pt/ple ...).
   uint64_t total() const {
-    return PlePager::kSlots * 2 * ids + iota + 3 * x + 2 * q + 2 * kv + 2 * g + 2 * pt + gp + xl + logits + 2 * topk +
-           ops;
+    uint64_t r = 0;
+    for (uint64_t b : rope) r += b;
+    return PlePager::kSlots * (2 * ids + r) + iota + 3 * x + 2 * q + 2 * kv + 2 * g + 2 * pt + gp + xl + logits +
+           2 * topk + ops;
   }
 };
 
@@ -68,6 +103,7 @@ ScratchSizes scratch_sizes(const Gemma4Config& c, uint32_t T, uint32_t R, uint32
   z.logits = f32(R, c.n_vocab);
   z.topk = Gemma4Forward::kMaxTopK * 4;
   z.ops = at_least16(ops.scratch_bytes(T, n_head, hd_max, n_ctx, c.n_vocab));
+  for (const auto& k : rope_kinds(c).kinds) z.rope.push_back(at_least16(rope_table_bytes(T, k.n_rot)));
   return z;
 }
 
@@ -112,9 +148,25 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   const ScratchSizes z = scratch_sizes(c, T, R, opts_.n_ctx, *ops_);
   s_ = std::make_unique<Scratch>();
   auto dbuf = [&](uint64_t bytes) { return Buffer(dev, bytes, MemoryUsage::Device); };
+  const RopeKinds rk = rope_kinds(c);
+  std::vector<float> freq_factors;
+  if (const GgufTensorInfo* rf = model.weights.rope_freqs) {
+    freq_factors.resize(static_cast<size_t>(rf->n_elements));
+    dequantize_row(rf->type, rf->data, freq_factors.data(), freq_factors.size());
+  }
+  for (const auto& k : rk.kinds) {
+    const bool ff = k.freq_factors && !freq_factors.empty();
+    if (ff && freq_factors.size() != k.n_rot / 2)
+      throw std::runtime_error(fmt::format("rope_freqs has {} entries for {} rotated pairs", freq_factors.size(),
+                                           k.n_rot / 2));
+    s_->rope_inv_freq.push_back(rope_inv_freq(k.n_rot, k.base, ff ? std::span<const float>(freq_factors)
+                                                                 : std::span<const float>{}));
+  }
+  s_->rope_of_layer = rk.of_layer;
   for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
     s_->ids[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
     s_->pos[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
+    for (uint64_t bytes : z.rope) s_->rope[i].emplace_back(dev, bytes, MemoryUsage::Upload);
   }
   s_->iota = dbuf(z.iota);
   std::vector<int32_t> iota(T);
@@ -220,6 +272,10 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
   for (uint32_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
   s_->ids[slot].flush();
   s_->pos[slot].flush();
+  for (size_t k = 0; k < s_->rope_inv_freq.size(); ++k) {
+    rope_table({pos, T}, s_->rope_inv_freq[k], reinterpret_cast<float*>(s_->rope[slot][k].mapped()));
+    s_->rope[slot][k].flush();
+  }
   std::vector<Segment>& segments = recording(T, slot, logit_rows, top_k);
   uint64_t v = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
@@ -388,7 +444,7 @@ void Gemma4Forward::record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32
   const float eps = c.rms_eps;
   const uint32_t hd = L.head_dim;
   const BufferRange pos = s_->pos[slot];
-  const BufferRange freqs = L.is_sliding ? BufferRange{} : w_.rope_freqs;
+  const BufferRange rope = s_->rope[slot][s_->rope_of_layer[l]];
 
   // Attention.                                           h: [T, n_embd]  q: [T, n_head, hd]
   op.rms_norm(cl, s_->x, W.attn_norm, s_->h, c.n_embd, T, eps);
@@ -405,8 +461,8 @@ void Gemma4Forward::record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32
     op.rms_norm(cl, s_->v, BufferRange{}, s_->v, hd, T * L.n_head_kv, eps);
   }
   sync(cl, "rms_norm");
-  op.rope_neox(cl, s_->q, pos, freqs, T, L.n_head, hd, L.n_rot, L.rope_base);
-  if (L.owns_kv) op.rope_neox(cl, s_->k, pos, freqs, T, L.n_head_kv, hd, L.n_rot, L.rope_base);
+  op.rope_neox(cl, s_->q, rope, T, L.n_head, hd, L.n_rot);
+  if (L.owns_kv) op.rope_neox(cl, s_->k, rope, T, L.n_head_kv, hd, L.n_rot);
   sync(cl, "rope_neox");
   const uint32_t src = L.kv_source;
   const uint32_t ring = kv_->plan().layers[src].ring_size;

@@ -690,7 +690,7 @@ TEST_CASE("session misuse, limits and stopping") {
     REQUIRE(vkgemma_session_create(m, nullptr, &s) == VKGEMMA_OK);
     CHECK(vkgemma_model_free(m) == VKGEMMA_OK);
     const Generated g = generate(s, prompt, 8, 3);
-    CHECK(g.status == VKGEMMA_OK);
+    CHECK_MESSAGE(g.status == VKGEMMA_OK, std::string(vkgemma_last_error()));
     CHECK(vkgemma_session_free(s) == VKGEMMA_OK);
   }
 }

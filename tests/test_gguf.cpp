@@ -372,7 +372,7 @@ TEST_CASE("golden models: load, validate as Gemma 4, match case.json, rewrite by
     CAPTURE(name);
     const auto dir = vkg::test::shared_dir() / "golden" / name;
     if (!std::filesystem::exists(dir / "model.gguf")) {
-      MESSAGE("SKIPPED: ", name, " is absent");
+      vkg::test::skip(dir.string() + " is absent");
       continue;
     }
     const nlohmann::json j = nlohmann::json::parse(std::ifstream(dir / "case.json"));
