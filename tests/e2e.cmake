@@ -12,6 +12,18 @@ add_test(NAME cli_bench_synthetic COMMAND vkgemma bench --synthetic tiny -p 8 -n
 set_tests_properties(cli_bench_synthetic PROPERTIES LABELS e2e
   ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_GUARD=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
   PASS_REGULAR_EXPRESSION "\"decode_roofline_tok_s\".*\"tg4@d8\"" FAIL_REGULAR_EXPRESSION "validation\\]|OVERRUN")
+# llama-bench conventions (issue 15): -p 0 is generation only (decode depth 0 by default), -n 0
+# skips the decode test, -b 0 is a bad command line (exit 2), not a crash.
+set(_bench "$<TARGET_FILE:vkgemma> bench --synthetic tiny -r 1 -q")
+add_test(NAME cli_bench_generation_only COMMAND sh -c
+  "out=$(${_bench} -p 0 -n 2 --json) && echo \"$out\" | grep -q '\"test\": \"tg2@d0\"' && ! echo \"$out\" | grep -q '\"test\": \"pp' && echo \"$out\" | grep -q '\"ttft_ms\": null'")
+add_test(NAME cli_bench_prompt_only COMMAND sh -c
+  "out=$(${_bench} -p 4 -n 0 -d 0,8) && echo \"$out\" | grep -q '^| pp4 ' && ! echo \"$out\" | grep -q '^| tg' && echo \"$out\" | grep -q 'TTFT'")
+add_test(NAME cli_bench_batch_zero COMMAND sh -c
+  "${_bench} -p 4 -n 2 -b 0 >/dev/null 2>err.txt; rc=$?; cat err.txt; [ $rc -eq 2 ] && grep -q 'batch' err.txt")
+set_tests_properties(cli_bench_generation_only cli_bench_prompt_only cli_bench_batch_zero PROPERTIES LABELS e2e
+  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_GUARD=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
+  FAIL_REGULAR_EXPRESSION "validation\\]|OVERRUN")
 # A device memory budget too small even for layer streaming: one clear line, exit code 1.
 add_test(NAME cli_gpu_mem_too_small COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh 1
          "needs at least .* MiB of device memory (have" $<TARGET_FILE:vkgemma> run -q -p hi -n 4 --gpu-mem 2M)
