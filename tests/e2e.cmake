@@ -29,13 +29,14 @@ add_test(NAME cli_gpu_mem_too_small COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/e
          "needs at least .* MiB of device memory (have" $<TARGET_FILE:vkgemma> run -q -p hi -n 4 --gpu-mem 2M)
 set_tests_properties(cli_gpu_mem_too_small PROPERTIES LABELS e2e
   ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")
-# A budget that streams layers (full residency needs about 10.2 MiB at -c 256): same greedy text as without one.
+# A budget that streams layers (full residency needs about 10.2 MiB at -c 256): same greedy text as without one
+# (--raw: the random model's chat reply may be all markup, which run hides).
 add_test(NAME cli_gpu_mem_streams COMMAND sh -c
-  "a=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy) && b=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy --gpu-mem 10M -c 256) && [ -n \"$a\" ] && [ \"$a\" = \"$b\" ] && $<TARGET_FILE:vkgemma> run -p hi -n 2 --gpu-mem 10M -c 256 2>&1 | grep -q 'layers resident'")
+  "a=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy --raw) && b=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy --raw --gpu-mem 10M -c 256) && [ -n \"$a\" ] && [ \"$a\" = \"$b\" ] && $<TARGET_FILE:vkgemma> run -p hi -n 2 --gpu-mem 10M -c 256 2>&1 | grep -q 'layers resident'")
 set_tests_properties(cli_gpu_mem_streams PROPERTIES LABELS e2e
   ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")
 # Budgets are exact (issue 14): the minimum a refusal names loads, streams layers and gives the same text.
 add_test(NAME cli_gpu_mem_named_minimum_runs COMMAND sh -c
-  "n=$($<TARGET_FILE:vkgemma> run -q -p hi -n 2 -c 256 --gpu-mem 2M 2>&1 | sed -n 's/.*needs at least \\([0-9]*\\) MiB.*/\\1/p') && [ -n \"$n\" ] && a=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy -c 256) && b=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy -c 256 --gpu-mem \${n}M) && [ -n \"$a\" ] && [ \"$a\" = \"$b\" ] && $<TARGET_FILE:vkgemma> run -p hi -n 2 -c 256 --gpu-mem \${n}M 2>&1 | grep -q 'layers resident'")
+  "n=$($<TARGET_FILE:vkgemma> run -q -p hi -n 2 -c 256 --gpu-mem 2M 2>&1 | sed -n 's/.*needs at least \\([0-9]*\\) MiB.*/\\1/p') && [ -n \"$n\" ] && a=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy --raw -c 256) && b=$($<TARGET_FILE:vkgemma> run -q -p 'Why is the sky blue?' -n 12 --greedy --raw -c 256 --gpu-mem \${n}M) && [ -n \"$a\" ] && [ \"$a\" = \"$b\" ] && $<TARGET_FILE:vkgemma> run -p hi -n 2 -c 256 --gpu-mem \${n}M 2>&1 | grep -q 'layers resident'")
 set_tests_properties(cli_gpu_mem_named_minimum_runs PROPERTIES LABELS e2e
   ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_GUARD=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")
