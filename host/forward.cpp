@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 
 #include "context.h"
@@ -112,19 +113,58 @@ ForwardOptions clamp_options(ForwardOptions o) {
   o.max_logit_rows = std::max(1u, std::min(o.max_logit_rows, o.max_batch));
   return o;
 }
+
+/// The buffers the constructor creates, in its order (KvCache, PlePager, LayerStreamer when
+/// window_slot > 0, Scratch): the session's arena. opts clamped. Keep in step with them: the
+/// exactness tests (test_streaming) fail on any buffer missing here.
+std::vector<BufferRequest> session_requests(const Gemma4Model& m, const ForwardOptions& opts, const Ops& ops,
+                                            const MemoryRules& rules, uint64_t window_slot) {
+  const Gemma4Config& c = m.config;
+  std::vector<BufferRequest> out;
+  auto add = [&](uint32_t n, uint64_t size, MemoryUsage u) { out.insert(out.end(), n, BufferRequest{size, u}); };
+  const uint32_t elem = ops.kv_type() == KvType::F16 ? 2 : 4;
+  for (const KvLayerPlan& l : plan_kv_cache(c, opts.n_ctx, opts.max_batch, elem).layers)
+    if (l.allocated) add(2, l.bytes / 2, MemoryUsage::Device);  // K, V
+  const bool staging = opts.force_staging || !rules.device.host_visible;
+  const GgufTensorInfo& table = *m.weights.per_layer_token_embd;
+  const uint64_t ple_slot = (device_row_bytes(table) * opts.max_batch + 255) / 256 * 256;
+  add(PlePager::kSlots, ple_slot, MemoryUsage::Device);
+  if (staging) add(PlePager::kSlots, ple_slot, MemoryUsage::Upload);
+  if (window_slot) {
+    const std::vector<BufferRequest> w = window_buffers(window_slot, staging);
+    out.insert(out.end(), w.begin(), w.end());
+  }
+  const ScratchSizes z = scratch_sizes(c, opts.max_batch, opts.max_logit_rows, opts.n_ctx, ops);
+  for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
+    add(2, z.ids, MemoryUsage::Upload);                           // ids, pos
+    for (uint64_t bytes : z.rope) add(1, bytes, MemoryUsage::Upload);  // RoPE cos/sin tables per kind
+  }
+  add(1, z.iota, MemoryUsage::Device);
+  add(3, z.x, MemoryUsage::Device);                               // x, h, o
+  add(1, z.q, MemoryUsage::Device);
+  add(2, z.kv, MemoryUsage::Device);
+  add(1, z.q, MemoryUsage::Device);                               // attn
+  add(2, z.g, MemoryUsage::Device);                               // g, u
+  add(2, z.pt, MemoryUsage::Device);                              // pt, ple
+  add(1, z.gp, MemoryUsage::Device);
+  add(1, z.xl, MemoryUsage::Device);
+  add(1, z.logits, MemoryUsage::Readback);
+  add(2, z.topk, MemoryUsage::Readback);
+  add(1, z.ops, MemoryUsage::Device);
+  return out;
+}
 }  // namespace
 
-uint64_t Gemma4Forward::estimate_session_bytes(Device& dev, const Gemma4Model& m, ForwardOptions opts) {
-  const Gemma4Config& c = m.config;
+std::vector<BufferRequest> Gemma4Forward::session_buffers(Device& dev, const Gemma4Model& m, ForwardOptions opts,
+                                                          uint64_t window_slot) {
   opts = clamp_options(opts);
   Ops ops(dev);
   if (opts.kv_f32) ops.set_kv_type(KvType::F32);
-  const uint32_t elem = ops.kv_type() == KvType::F16 ? 2 : 4;
-  const uint64_t kv = plan_kv_cache(c, opts.n_ctx, opts.max_batch, elem).total_bytes;
-  const GgufTensorInfo& table = *m.weights.per_layer_token_embd;
-  const uint64_t ple_slot = (device_row_bytes(table) * opts.max_batch + 255) / 256 * 256;
-  const uint64_t ple = PlePager::kSlots * ple_slot * (opts.force_staging ? 2 : 1);
-  return kv + ple + scratch_sizes(c, opts.max_batch, opts.max_logit_rows, opts.n_ctx, ops).total();
+  return session_requests(m, opts, ops, dev.allocator().rules(), window_slot);
+}
+
+uint64_t Gemma4Forward::estimate_session_bytes(Device& dev, const Gemma4Model& m, ForwardOptions opts) {
+  return device_local_bytes(dev.allocator().rules(), session_buffers(dev, m, opts, 0));
 }
 
 Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const DeviceWeights& weights,
@@ -138,16 +178,58 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   opts_ = clamp_options(opts_);
   ops_ = std::make_unique<Ops>(dev);
   if (opts_.kv_f32) ops_->set_kv_type(KvType::F32);
-  kv_ = std::make_unique<KvCache>(dev, c, opts_.n_ctx, opts_.max_batch, ops_->kv_type());
-  pager_ = std::make_unique<PlePager>(dev, *model.weights.per_layer_token_embd, opts_.max_batch, compute_,
-                                      opts_.force_staging);
-  if (weights.plan.streaming())
-    streamer_ = std::make_unique<LayerStreamer>(dev, model, weights, compute_, opts_.force_staging);
-
+  // Every buffer of the session in one arena of exactly the planned bytes (residency.h), allocated
+  // before anything else: what Model::load reserved for a session with these options.
+  const MemoryRules rules = dev.allocator().rules();
+  const uint64_t window_slot =
+      weights.plan.streaming() ? window_slot_bytes(dev.caps(), model, weights.plan.n_resident_layers) : 0;
+  const MemoryLayout layout = memory_layout(rules, session_requests(model, opts_, *ops_, rules, window_slot));
+  std::optional<Arena> arena;
+  try {
+    arena.emplace(dev.allocator(), layout);
+  } catch (const VkError& e) {
+    throw VkError(fmt::format("a session with a context of {} tokens (batches of {}) needs {:.1f} MiB of device memory "
+                              "for its KV cache, activations and PLE slots{}: {} (reduce the context with -c)",
+                              opts_.n_ctx, opts_.max_batch, layout.device_local_bytes() / 1048576.0,
+                              window_slot ? " and the layer-streaming window" : "", e.what()),
+                  e.result);
+  }
   const uint32_t T = opts_.max_batch, R = opts_.max_logit_rows;
   const ScratchSizes z = scratch_sizes(c, T, R, opts_.n_ctx, *ops_);
-  s_ = std::make_unique<Scratch>();
-  auto dbuf = [&](uint64_t bytes) { return Buffer(dev, bytes, MemoryUsage::Device); };
+  {
+    const ArenaScope scope(*arena);
+    kv_ = std::make_unique<KvCache>(dev, c, opts_.n_ctx, opts_.max_batch, ops_->kv_type());
+    pager_ = std::make_unique<PlePager>(dev, *model.weights.per_layer_token_embd, opts_.max_batch, compute_,
+                                        opts_.force_staging);
+    if (weights.plan.streaming())
+      streamer_ = std::make_unique<LayerStreamer>(dev, model, weights, compute_, opts_.force_staging);
+
+    s_ = std::make_unique<Scratch>();
+    auto dbuf = [&](uint64_t bytes) { return Buffer(dev, bytes, MemoryUsage::Device); };
+    for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
+      s_->ids[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
+      s_->pos[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
+      for (uint64_t bytes : z.rope) s_->rope[i].emplace_back(dev, bytes, MemoryUsage::Upload);
+    }
+    s_->iota = dbuf(z.iota);
+    s_->x = dbuf(z.x);
+    s_->h = dbuf(z.x);
+    s_->o = dbuf(z.x);
+    s_->q = dbuf(z.q);
+    s_->k = dbuf(z.kv);
+    s_->v = dbuf(z.kv);
+    s_->attn = dbuf(z.q);
+    s_->g = dbuf(z.g);
+    s_->u = dbuf(z.g);
+    s_->pt = dbuf(z.pt);
+    s_->ple = dbuf(z.pt);
+    s_->gp = dbuf(z.gp);
+    s_->xl = dbuf(z.xl);
+    s_->logits = Buffer(dev, z.logits, MemoryUsage::Readback);
+    s_->topk_ids = Buffer(dev, z.topk, MemoryUsage::Readback);
+    s_->topk_vals = Buffer(dev, z.topk, MemoryUsage::Readback);
+    s_->ops = dbuf(z.ops);
+  }  // the arena's scope: transient staging buffers (below) are not the session's
   const RopeKinds rk = rope_kinds(c);
   std::vector<float> freq_factors;
   if (const GgufTensorInfo* rf = model.weights.rope_freqs) {
@@ -163,34 +245,11 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
                                                                  : std::span<const float>{}));
   }
   s_->rope_of_layer = rk.of_layer;
-  for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
-    s_->ids[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
-    s_->pos[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
-    for (uint64_t bytes : z.rope) s_->rope[i].emplace_back(dev, bytes, MemoryUsage::Upload);
-  }
-  s_->iota = dbuf(z.iota);
   std::vector<int32_t> iota(T);
   std::iota(iota.begin(), iota.end(), 0);
   upload(dev, s_->iota, 0, iota.data(), T * 4);
-  s_->x = dbuf(z.x);
-  s_->h = dbuf(z.x);
-  s_->o = dbuf(z.x);
-  s_->q = dbuf(z.q);
-  s_->k = dbuf(z.kv);
-  s_->v = dbuf(z.kv);
-  s_->attn = dbuf(z.q);
-  s_->g = dbuf(z.g);
-  s_->u = dbuf(z.g);
-  s_->pt = dbuf(z.pt);
-  s_->ple = dbuf(z.pt);
-  s_->gp = dbuf(z.gp);
-  s_->xl = dbuf(z.xl);
-  s_->logits = Buffer(dev, z.logits, MemoryUsage::Readback);
-  s_->topk_ids = Buffer(dev, z.topk, MemoryUsage::Readback);
-  s_->topk_vals = Buffer(dev, z.topk, MemoryUsage::Readback);
-  s_->ops = dbuf(z.ops);
   ops_->set_scratch(s_->ops);
-  session_bytes_ = z.total() + kv_->plan().total_bytes + pager_->bytes() + (streamer_ ? streamer_->bytes() : 0);
+  session_bytes_ = layout.device_local_bytes();
 }
 
 Gemma4Forward::~Gemma4Forward() {

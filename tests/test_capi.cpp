@@ -311,8 +311,10 @@ TEST_CASE("model load: progress, cancel, info, tokenizer") {
     auto file = vkg::GgufFile::open(model_path());
     const auto g = vkg::load_gemma4(file);
     const vkg::ForwardOptions fo{.n_ctx = 256, .max_batch = 512};
-    const vkg::ResidencyPlan all = vkg::plan_residency(vkg::test::device().caps(), g, 1ull << 40,
-                                                       vkg::Gemma4Forward::estimate_session_bytes(vkg::test::device(), g, fo));
+    vkg::Device& dev = vkg::test::device();
+    const vkg::ResidencyPlan all =
+        vkg::plan_residency(dev.caps(), dev.allocator().rules(), g,
+                            {.available = 1ull << 40, .session_bytes = vkg::Gemma4Forward::estimate_session_bytes(dev, g, fo)});
     mp.progress_callback = nullptr;
     mp.n_ctx = 256;
     mp.device_memory_budget = all.device_bytes() - all.resident_layer_bytes / 2;
@@ -333,11 +335,24 @@ TEST_CASE("model load: progress, cancel, info, tokenizer") {
     REQUIRE(vkgemma_session_create(mh.m, &sp, &s2) == VKGEMMA_OK);  // room again
     CHECK(vkgemma_session_free(s2) == VKGEMMA_OK);
 
-    mp.device_memory_budget = all.global_bytes;
+    // Exact (issue 14): at the planner's minimum every layer streams and the session fits; a byte
+    // less is refused.
+    mp.device_memory_budget = all.minimum_bytes;
+    {
+      ModelHandle least(&mp);
+      REQUIRE(vkgemma_model_get_info(least.m, &info) == VKGEMMA_OK);
+      CHECK(info.n_layer_resident == 0);
+      REQUIRE(vkgemma_session_create(least.m, &sp, &s) == VKGEMMA_OK);
+      CHECK(vkgemma_session_create(least.m, &sp, &s2) == VKGEMMA_OUT_OF_MEMORY);
+      CHECK(vkgemma_session_free(s) == VKGEMMA_OK);
+    }
     vkgemma_model* m = nullptr;
-    CHECK(vkgemma_model_load(model_path().c_str(), &mp, &m) == VKGEMMA_OUT_OF_MEMORY);
-    CHECK(std::string(vkgemma_last_error()).find("needs at least") != std::string::npos);
-    CHECK(m == nullptr);
+    for (const uint64_t budget : {all.minimum_bytes - 1, all.global_bytes}) {
+      mp.device_memory_budget = budget;
+      CHECK(vkgemma_model_load(model_path().c_str(), &mp, &m) == VKGEMMA_OUT_OF_MEMORY);
+      CHECK(std::string(vkgemma_last_error()).find("needs at least") != std::string::npos);
+      CHECK(m == nullptr);
+    }
   }
   SUBCASE("a device profile: applied, unknown names refused, one profile per open device") {
     mp.progress_callback = nullptr;
@@ -513,8 +528,9 @@ TEST_CASE("two sessions on two threads give the tokens of one after the other; w
     CHECK(one.model_device_bytes == info.device_bytes);
     CHECK(two.model_device_bytes == info.device_bytes);
     CHECK(one.device_used_bytes >= info.device_bytes + one.session_device_bytes);
-    CHECK(two.device_used_bytes - one.device_used_bytes >= two.session_device_bytes);
-    CHECK(two.device_used_bytes - one.device_used_bytes < two.session_device_bytes + info.device_bytes / 2);
+    // Exact (issue 14): a session allocates its arena, session_device_bytes, and nothing else.
+    CHECK(two.device_allocated_bytes - one.device_allocated_bytes == two.session_device_bytes);
+    CHECK(two.device_used_bytes - one.device_used_bytes <= two.session_device_bytes);
     MESSAGE(fmt::format("weights {} B, session {} B, second session added {} B", info.device_bytes,
                         two.session_device_bytes, two.device_used_bytes - one.device_used_bytes));
 
