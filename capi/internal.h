@@ -147,5 +147,8 @@ namespace vkg::capi {
 const ModelState& model_of(const vkgemma_model* m);
 /// The session of a handle, or ApiError INVALID_ARGUMENT.
 vkgemma_session& session_of(const vkgemma_session* s);
+/// Overwrite top_k / top_p / temperature of p with the model file's general.sampling.* values
+/// where it has them.
+void apply_file_sampling(vkgemma_sampler_params& p, const Model& m);
 
 }  // namespace vkg::capi

@@ -190,7 +190,8 @@ VKGEMMA_API vkgemma_status vkgemma_generate(vkgemma_session* session, const int3
   return guarded(__func__, [&] {
     vkgemma_session& s = session_of(session);
     BusyGuard busy(s);
-    const vkgemma_sampler_params sp = read_struct(sampler, sampler_defaults(), "sampler");
+    vkgemma_sampler_params sp = read_struct(sampler, sampler_defaults(), "sampler");
+    if (!sampler) apply_file_sampling(sp, s.session->model());  // the file's general.sampling.*
     check_tokens(*s.session, prompt, n_prompt, "prompt");
 
     vkg::GenerateOptions opt;

@@ -694,3 +694,57 @@ TEST_CASE("session misuse, limits and stopping") {
     CHECK(vkgemma_session_free(s) == VKGEMMA_OK);
   }
 }
+
+TEST_CASE("a real-convention file: end-of-generation set, BOS, the file's sampling defaults") {
+  VKG_REQUIRE_SHARED();
+  CapiValidationGuard guard;
+  const std::string path = (vkg::test::shared_dir() / "golden" / "tiny_real_vocab_llamacpp" / "model.gguf").string();
+  vkgemma_model_params mp = {sizeof mp};
+  REQUIRE(vkgemma_model_default_params(&mp) == VKGEMMA_OK);
+  mp.n_ctx = 256;
+  vkgemma_model* m = nullptr;
+  REQUIRE_MESSAGE(vkgemma_model_load(path.c_str(), &mp, &m) == VKGEMMA_OK, vkgemma_last_error());
+  vkgemma_model_info info = {sizeof info};
+  REQUIRE(vkgemma_model_get_info(m, &info) == VKGEMMA_OK);
+  CHECK(info.n_eog_tokens == 3);
+  CHECK(std::vector<int32_t>(info.eog_tokens, info.eog_tokens + 3) == std::vector<int32_t>{1, 50, 106});
+  CHECK(info.eog_tokens[3] == -1);
+  CHECK(info.add_bos);
+  CHECK(info.file_add_bos_token == 1);
+  for (int32_t id : {1, 50, 106}) CHECK(vkgemma_token_is_eog(m, id));
+  for (int32_t id : {0, 2, 105, 212, -1, 1 << 30}) CHECK(!vkgemma_token_is_eog(m, id));
+  CHECK(!vkgemma_token_is_eog(nullptr, 1));
+  // The file recommends its sampling (general.sampling.*).
+  const auto file = vkg::GgufFile::open(path);
+  CHECK(info.sampling_top_k == file.get_int("general.sampling.top_k"));
+  CHECK(info.sampling_top_p == static_cast<float>(file.get_float("general.sampling.top_p")));
+  CHECK(info.sampling_temperature == static_cast<float>(file.get_float("general.sampling.temp")));
+  // Raw text with ADD_SPECIAL starts with BOS.
+  const std::vector<int32_t> ids = tokenize(m, "Hello", VKGEMMA_TOKENIZE_ADD_SPECIAL);
+  REQUIRE(!ids.empty());
+  CHECK(ids.front() == 2);
+
+  // vkgemma_generate without sampler params samples with the file's values: the same tokens as
+  // explicit params carrying them (and the llama.cpp defaults otherwise).
+  const std::vector<int32_t> prompt = tokenize(m, "<|turn>user\nHi<turn|>\n<|turn>model\n",
+                                               VKGEMMA_TOKENIZE_ADD_SPECIAL | VKGEMMA_TOKENIZE_PARSE_SPECIAL);
+  auto run = [&](const vkgemma_sampler_params* sp) {
+    SessionHandle sh(m, 256);
+    Generated g;
+    g.status = vkgemma_generate(sh.s, prompt.data(), prompt.size(), sp, collect, &g, &g.stop);
+    CHECK(g.status == VKGEMMA_OK);
+    return g;
+  };
+  vkgemma_sampler_params file_sp = {sizeof file_sp};
+  REQUIRE(vkgemma_sampler_default_params(&file_sp) == VKGEMMA_OK);
+  const vkgemma_sampler_params defaults = file_sp;
+  file_sp.top_k = info.sampling_top_k;
+  file_sp.top_p = info.sampling_top_p;
+  file_sp.temperature = info.sampling_temperature;
+  const Generated none = run(nullptr), with_file = run(&file_sp), with_defaults = run(&defaults);
+  CHECK(none.tokens == with_file.tokens);
+  CHECK(none.stop == with_file.stop);
+  CHECK(none.tokens != with_defaults.tokens);
+  for (int32_t id : none.tokens) CHECK(!vkgemma_token_is_eog(m, id));  // never delivered
+  CHECK(vkgemma_model_free(m) == VKGEMMA_OK);
+}

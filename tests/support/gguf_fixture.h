@@ -36,9 +36,25 @@ struct TinyGemma4 {
   GgmlType matrix_type = GgmlType::F32;
   std::set<std::string> omit_keys;                       // keys left out of the file
   std::function<void(GgufWriter&)> extra_keys;           // more keys (after the standard ones)
+  std::function<void(Vocab&)> edit_vocab;                // applied to vocab() before it is written
   std::vector<TensorDecl> tensors;                       // filled by the constructor; edit freely
 
   TinyGemma4() { declare_tensors(); }
+
+  /// A 16-token vocabulary the tokenizer accepts: <pad> <eos> <bos> (Control) <unk> (Unknown),
+  /// then a b ab ▁ ▁ab c d e f g h \n (Normal); merges "a b", "▁ ab".
+  static Vocab tokenizer_vocab() {
+    Vocab v;
+    v.model = "gemma4";
+    v.tokens = {"<pad>", "<eos>", "<bos>", "<unk>", "a", "b", "ab", "\xE2\x96\x81", "\xE2\x96\x81" "ab",
+                "c", "d", "e", "f", "g", "h", "\n"};
+    v.types.assign(v.tokens.size(), TokenType::Normal);
+    v.types[0] = v.types[1] = v.types[2] = TokenType::Control;
+    v.types[3] = TokenType::Unknown;
+    v.scores.assign(v.tokens.size(), 0.0f);
+    v.merges = {"a b", "\xE2\x96\x81 ab"};
+    return v;
+  }
 
   Vocab vocab() const {
     Vocab v;
@@ -120,7 +136,11 @@ struct TinyGemma4 {
     if (keep("gemma4.attention.sliding_window_pattern")) w.add_bool_array("gemma4.attention.sliding_window_pattern", sliding);
     if (keep("gemma4.attention.shared_kv_layers")) w.add_u32("gemma4.attention.shared_kv_layers", shared);
     if (keep("gemma4.final_logit_softcapping")) w.add_f32("gemma4.final_logit_softcapping", 30.0f);
-    if (keep("tokenizer")) write_vocab(w, vocab());
+    if (keep("tokenizer")) {
+      Vocab v = vocab();
+      if (edit_vocab) edit_vocab(v);
+      write_vocab(w, v);
+    }
     if (extra_keys) extra_keys(w);
     for (const auto& t : tensors) w.add_tensor(t.name, t.type, t.ne);
   }

@@ -55,7 +55,7 @@ void add_chat(CLI::App& app) {
         history.erase(history.end() - 1);
         continue;
       }
-      auto r = s.generate(todo, a->sample.gen(), [&](int32_t, std::string_view piece) {
+      auto r = s.generate(todo, a->sample.gen(*l.model), [&](int32_t, std::string_view piece) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
         return true;

@@ -42,7 +42,7 @@ void add_run(CLI::App& app) {
       const std::string text = format_chat(msgs, nullptr, {.add_generation_prompt = true, .enable_thinking = a->think});
       prompt = s.tokenize(text, /*parse_special=*/true, /*add_bos=*/0);  // the template writes <bos>
     }
-    auto r = s.generate(prompt, a->sample.gen(), [&](int32_t, std::string_view piece) {
+    auto r = s.generate(prompt, a->sample.gen(*l.model), [&](int32_t, std::string_view piece) {
       if (!a->json) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
