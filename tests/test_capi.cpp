@@ -18,8 +18,10 @@
 #include "gguf_vocab.h"
 #include "forward.h"
 #include "residency.h"
+#include "gguf_fixture.h"
 #include "gpu.h"
 #include "session.h"
+#include "synth.h"
 #include "test_util.h"
 #include "vkgemma.h"
 
@@ -724,10 +726,34 @@ TEST_CASE("a real-convention file: end-of-generation set, BOS, the file's sampli
   REQUIRE(!ids.empty());
   CHECK(ids.front() == 2);
 
-  // vkgemma_generate without sampler params samples with the file's values: the same tokens as
-  // explicit params carrying them (and the llama.cpp defaults otherwise).
-  const std::vector<int32_t> prompt = tokenize(m, "<|turn>user\nHi<turn|>\n<|turn>model\n",
-                                               VKGEMMA_TOKENIZE_ADD_SPECIAL | VKGEMMA_TOKENIZE_PARSE_SPECIAL);
+  CHECK(vkgemma_model_free(m) == VKGEMMA_OK);
+}
+
+TEST_CASE("vkgemma_generate without sampler params samples with the file's general.sampling.*") {
+  CapiValidationGuard guard;
+  // A tiny synthetic model whose file recommends a hot, untruncated distribution (so that the
+  // tokens depend on the sampling parameters).
+  vkg::SynthOptions o = vkg::synth_preset("tiny");
+  o.seed = 5;
+  o.logit_std = 0.5f;  // a flat distribution: the tokens depend on the sampling parameters
+  const std::vector<uint8_t> plain = vkg::synth_write_memory(vkg::synth_plan(o));
+  const std::vector<uint8_t> bytes = vkg::test::rewrite_gguf(
+      vkg::GgufFile::open_memory(std::span<const uint8_t>(plain)), {}, [](vkg::GgufWriter& w) {
+        w.add_i32("general.sampling.top_k", 0);
+        w.add_f32("general.sampling.top_p", 1.0f);
+        w.add_f32("general.sampling.temp", 4.0f);
+      });
+  const auto path = vkg::test::scratch_dir("capi_sampling") / "hot.gguf";
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                              static_cast<std::streamsize>(bytes.size()));
+  vkgemma_model* m = nullptr;
+  REQUIRE_MESSAGE(vkgemma_model_load(path.c_str(), nullptr, &m) == VKGEMMA_OK, vkgemma_last_error());
+  vkgemma_model_info info = {sizeof info};
+  REQUIRE(vkgemma_model_get_info(m, &info) == VKGEMMA_OK);
+  CHECK(info.sampling_top_k == 0);
+  CHECK(info.sampling_top_p == 1.0f);
+  CHECK(info.sampling_temperature == 4.0f);
+  const std::vector<int32_t> prompt = tokenize(m, "hello there", VKGEMMA_TOKENIZE_ADD_SPECIAL);
   auto run = [&](const vkgemma_sampler_params* sp) {
     SessionHandle sh(m, 256);
     Generated g;
@@ -742,6 +768,7 @@ TEST_CASE("a real-convention file: end-of-generation set, BOS, the file's sampli
   file_sp.top_p = info.sampling_top_p;
   file_sp.temperature = info.sampling_temperature;
   const Generated none = run(nullptr), with_file = run(&file_sp), with_defaults = run(&defaults);
+  MESSAGE(none.tokens.size(), " / ", with_file.tokens.size(), " / ", with_defaults.tokens.size(), " tokens");
   CHECK(none.tokens == with_file.tokens);
   CHECK(none.stop == with_file.stop);
   CHECK(none.tokens != with_defaults.tokens);

@@ -405,47 +405,6 @@ TEST_CASE("vocab: BOS is forced on for gemma4; the file's value is kept; eos_tok
 // ------------------------------------------------------------------------------------------------
 // Golden models: real files written by llama.cpp's gguf-py (see ../shared/golden/README.md).
 
-namespace {
-
-// Re-declare one KV of f on w, whatever its type.
-void copy_kv(const GgufFile& f, const GgufKv& kv, GgufWriter& w) {
-  const std::string& k = kv.key;
-  if (!kv.is_array()) {
-    switch (kv.type) {
-      case GgufType::U8: return w.add_u8(k, f.get_u8(k));
-      case GgufType::I8: return w.add_i8(k, f.get_i8(k));
-      case GgufType::U16: return w.add_u16(k, f.get_u16(k));
-      case GgufType::I16: return w.add_i16(k, f.get_i16(k));
-      case GgufType::U32: return w.add_u32(k, f.get_u32(k));
-      case GgufType::I32: return w.add_i32(k, f.get_i32(k));
-      case GgufType::U64: return w.add_u64(k, f.get_u64(k));
-      case GgufType::I64: return w.add_i64(k, f.get_i64(k));
-      case GgufType::F32: return w.add_f32(k, f.get_f32(k));
-      case GgufType::F64: return w.add_f64(k, f.get_f64(k));
-      case GgufType::Bool: return w.add_bool(k, f.get_bool(k));
-      case GgufType::String: return w.add_string(k, f.get_string_view(k));
-      default: FAIL("unexpected type");
-    }
-  }
-  switch (kv.elem_type) {
-    case GgufType::U8: return w.add_array(k, f.get_array<uint8_t>(k));
-    case GgufType::I8: return w.add_array(k, f.get_array<int8_t>(k));
-    case GgufType::U16: return w.add_array(k, f.get_array<uint16_t>(k));
-    case GgufType::I16: return w.add_array(k, f.get_array<int16_t>(k));
-    case GgufType::U32: return w.add_array(k, f.get_array<uint32_t>(k));
-    case GgufType::I32: return w.add_array(k, f.get_array<int32_t>(k));
-    case GgufType::U64: return w.add_array(k, f.get_array<uint64_t>(k));
-    case GgufType::I64: return w.add_array(k, f.get_array<int64_t>(k));
-    case GgufType::F32: return w.add_array(k, f.get_array<float>(k));
-    case GgufType::F64: return w.add_array(k, f.get_array<double>(k));
-    case GgufType::Bool: return w.add_bool_array(k, f.get_array<bool>(k));
-    case GgufType::String: return w.add_string_array(k, f.get_string_array(k));
-    default: FAIL("unexpected element type");
-  }
-}
-
-}  // namespace
-
 TEST_CASE("golden models: load, validate as Gemma 4, match case.json, rewrite byte-identically") {
   VKG_REQUIRE_SHARED();
   int loaded = 0;
@@ -542,7 +501,7 @@ TEST_CASE("golden models: load, validate as Gemma 4, match case.json, rewrite by
 
     // Our writer reproduces the file byte for byte from its KVs and tensors.
     GgufWriter w;
-    for (const auto& kv : f.kvs()) copy_kv(f, kv, w);
+    for (const auto& kv : f.kvs()) test::copy_kv(f, kv, w);
     for (const auto& t : f.tensors())
       w.add_tensor(t.name, t.type, std::span<const uint64_t>(t.ne.data(), t.n_dims));
     std::vector<uint8_t> out;

@@ -17,6 +17,7 @@
 #include "gguf_vocab.h"
 #include "golden.h"
 #include "gpu.h"
+#include "synth.h"
 #include "template_id.h"
 #include "test_util.h"
 #include "tokenizer.h"
@@ -48,8 +49,10 @@ const RealFile& real_file() {
   return r;
 }
 
+// Runs the CLI; stderr joins stdout unless args redirect it.
 std::string run_cli(const std::string& args, int* rc = nullptr) {
-  const std::string cmd = fmt::format("{}/tools/vkgemma {} 2>&1", VKG_BINARY_DIR, args);
+  const std::string cmd =
+      fmt::format("{}/tools/vkgemma {}{}", VKG_BINARY_DIR, args, args.find("2>") == std::string::npos ? " 2>&1" : "");
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p);
   std::string out;
@@ -263,4 +266,76 @@ TEST_CASE("CLI: tokenize of a raw prompt on an add_bos_token = false file starts
   // --no-bos still leaves it out.
   const std::string no_bos = run_cli(fmt::format("tokenize -m {} -p 'ab' --ids --no-bos", path.string()));
   CHECK(no_bos.find("[" + std::to_string(v.bos_id) + ",") == std::string::npos);
+}
+
+TEST_CASE("chat template fingerprints: the two official Gemma 4 templates, and anything else") {
+  CHECK(identify_chat_template("") == KnownTemplate::None);
+  CHECK(normalize_chat_template("\r\n  a\r\nb \n\n") == "a\nb");
+  CHECK(chat_template_fingerprint("x\r\ny\n") == chat_template_fingerprint("x\ny"));
+  VKG_REQUIRE_SHARED();
+  auto read = [](const char* name) {
+    std::ifstream f(test::shared_dir() / "reference" / name, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  const std::string small = read("gemma-4-E2B-chat-template.jinja"), large = read("gemma-4-31B-chat-template.jinja");
+  REQUIRE(small.size() > 10000);
+  REQUIRE(large.size() > 10000);
+  CHECK(identify_chat_template(small) == KnownTemplate::Gemma4Small);
+  CHECK(identify_chat_template(large) == KnownTemplate::Gemma4Large);
+  CHECK(identify_chat_template(read("gemma-4-chat-template.jinja")) == KnownTemplate::Gemma4Large);
+  // Line endings and surrounding whitespace do not matter; any other edit does.
+  std::string crlf;
+  for (char c : small) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  CHECK(identify_chat_template("\n" + crlf + "\n\n") == KnownTemplate::Gemma4Small);
+  std::string edited = small;
+  edited[edited.size() / 2] ^= 1;
+  CHECK(identify_chat_template(edited) == KnownTemplate::None);
+  CHECK(identify_chat_template(small + " ") == KnownTemplate::Gemma4Small);
+  CHECK(identify_chat_template(small + "{# #}") == KnownTemplate::None);
+}
+
+TEST_CASE("CLI: info warns about an unknown chat template and shows it with --template") {
+  test::TinyGemma4 tiny;  // tokenizer.chat_template "{{ messages }}"
+  const auto path = test::scratch_dir("real_vocab_template") / "custom_template.gguf";
+  const auto bytes = tiny.bytes();
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                              static_cast<std::streamsize>(bytes.size()));
+  const std::string out = run_cli(fmt::format("info {}", path.string()));
+  CHECK(out.find("warning: the file's chat template (14 bytes") != std::string::npos);
+  CHECK(out.find("is neither of the known Gemma 4 templates") != std::string::npos);
+  CHECK(out.find("not a known Gemma 4 template") != std::string::npos);
+  CHECK(run_cli(fmt::format("info --template {} 2>/dev/null", path.string())) == "{{ messages }}\n");
+  const auto j = nlohmann::json::parse(run_cli(fmt::format("info --json {} 2>/dev/null", path.string())));
+  CHECK(j["chat_template"]["known"].is_null());
+  CHECK(j["chat_template"]["text"] == "{{ messages }}");
+  if (test::shared_dir().empty()) return;
+  // A known template: no warning.
+  const std::string real = run_cli(fmt::format("info {}", (case_dir() / "model.gguf").string()));
+  CHECK(real.find("warning") == std::string::npos);
+  CHECK(real.find("16448 bytes, the Gemma 4 12B/26B/31B template") != std::string::npos);
+}
+
+TEST_CASE("CLI: run samples with the file's general.sampling.* unless flags are given") {
+  // A tiny synthetic model whose file recommends a hot, untruncated distribution.
+  SynthOptions o = synth_preset("tiny");
+  o.seed = 5;
+  o.logit_std = 0.5f;  // a flat distribution: the tokens depend on the sampling parameters
+  const std::vector<uint8_t> plain = synth_write_memory(synth_plan(o));
+  const std::vector<uint8_t> bytes =
+      test::rewrite_gguf(GgufFile::open_memory(std::span<const uint8_t>(plain)), {}, [](GgufWriter& w) {
+        w.add_i32("general.sampling.top_k", 0);
+        w.add_f32("general.sampling.top_p", 1.0f);
+        w.add_f32("general.sampling.temp", 4.0f);
+      });
+  const auto path = test::scratch_dir("real_vocab_sampling") / "hot.gguf";
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                              static_cast<std::streamsize>(bytes.size()));
+  const std::string base = fmt::format("run -m {} --raw -p 'hello there' -n 24 --seed 7 --json -q 2>/dev/null", path.string());
+  auto tokens = [&](const std::string& flags) {
+    return nlohmann::json::parse(run_cli(base + " " + flags))["tokens"].get<Ids>();
+  };
+  const Ids file_defaults = tokens("");
+  CHECK(file_defaults == tokens("--temp 4 --top-k 0 --top-p 1"));   // the file's values
+  CHECK(file_defaults != tokens("--temp 0.8 --top-k 40 --top-p 0.95"));  // the built-in defaults
+  CHECK(tokens("--top-k 1") == tokens("--greedy"));  // a flag given wins over the file
 }
