@@ -907,6 +907,7 @@ TEST_CASE("C API generate_reply: the answer apart, same tokens as vkgemma_genera
   CHECK(vkgemma_session_get_last_stop(nullptr, &last, &last_token) == VKGEMMA_INVALID_ARGUMENT);
   CHECK(vkgemma_generate_reply(sh2.s, prompt.data(), prompt.size(), &sp, nullptr, nullptr,
                                reinterpret_cast<vkgemma_reply*>(sh2.s)) == VKGEMMA_INVALID_ARGUMENT);
+}
 
 TEST_CASE("a real-convention file: end-of-generation set, BOS, the file's sampling defaults") {
   VKG_REQUIRE_SHARED();
