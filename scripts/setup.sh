@@ -87,9 +87,9 @@ case "$mode" in
     # Sanitizer configuration: the file parsers (mutation test), the tokenizer and the C API
     # (misuse, threads, no leaks) under AddressSanitizer + UBSan + LeakSanitizer.
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVKGEMMA_SANITIZE=ON -DVKGEMMA_BUILD_PERF=OFF
-    cmake --build build-asan -j"$(nproc)" --target test_gguf test_gguf_mutation test_tokenizer test_capi
+    cmake --build build-asan -j"$(nproc)" --target test_gguf test_gguf_mutation test_tokenizer test_gemma4_config test_capi
     ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
-      ctest --test-dir build-asan --output-on-failure -j1 -R '^(test_gguf|test_gguf_mutation|test_tokenizer)$'
+      ctest --test-dir build-asan --output-on-failure -j1 -R '^(test_gguf|test_gguf_mutation|test_tokenizer|test_gemma4_config)$'
     # The C API test loads the Vulkan driver, which leaves allocations behind after the loader
     # unloads it (frames of an unloaded module cannot be suppressed by name): leak checking off,
     # address and UB checks on. Our own handles are checked by the test itself.
