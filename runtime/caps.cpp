@@ -91,6 +91,7 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
   c.type = p.deviceType;
   c.api_version = p.apiVersion;
   c.driver_version = p.driverVersion;
+  c.driver_id = drv.driverID;
   c.subgroup_size = sg.subgroupSize;
   c.subgroup_ops = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ? sg.supportedOperations : 0;
   c.min_subgroup_size = v13 ? sgc.minSubgroupSize : sg.subgroupSize;
@@ -102,9 +103,12 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
     c.max_workgroup_count[i] = p.limits.maxComputeWorkGroupCount[i];
   }
   c.max_storage_buffer_range = p.limits.maxStorageBufferRange;
+  c.max_uniform_buffer_range = p.limits.maxUniformBufferRange;
   c.max_push_constants = p.limits.maxPushConstantsSize;
   c.max_storage_buffers_per_stage = p.limits.maxPerStageDescriptorStorageBuffers;
+  c.max_texel_buffers_per_stage = p.limits.maxPerStageDescriptorSampledImages;
   c.min_storage_buffer_offset_alignment = p.limits.minStorageBufferOffsetAlignment;
+  c.min_uniform_buffer_offset_alignment = p.limits.minUniformBufferOffsetAlignment;
   c.max_texel_buffer_elements = p.limits.maxTexelBufferElements;
   c.min_texel_buffer_offset_alignment = p.limits.minTexelBufferOffsetAlignment;
   c.timestamp_period_ns = p.limits.timestampPeriod;
@@ -126,7 +130,8 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
   c.storage8 = f12.storageBuffer8BitAccess;
   c.timeline_semaphore = f12.timelineSemaphore;
   c.int64 = f.features.shaderInt64;
-  c.subgroup_size_control = v13 && fsgc.subgroupSizeControl && fsgc.computeFullSubgroups;
+  c.subgroup_size_control = v13 && fsgc.subgroupSizeControl && fsgc.computeFullSubgroups &&
+                            (sgc.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
 
   // lavapipe compiles shaders in this process, for this process's architecture.
 #if defined(__x86_64__) || defined(__i386__)

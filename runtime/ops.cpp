@@ -27,8 +27,10 @@ const WType* wtype(WeightTypeId id) {
   return nullptr;
 }
 
-TexelBinding texel_binding(const Device& dev, const BufferRange& r, uint64_t bytes, const char* what) {
-  const uint64_t align = std::max<uint64_t>(16, dev.caps().min_texel_buffer_offset_alignment);
+TexelBinding read_binding(const Device& dev, const BufferRange& r, uint64_t bytes, bool texel, const char* what) {
+  const auto& caps = dev.caps();
+  const uint64_t align =
+      std::max<uint64_t>(16, texel ? caps.min_texel_buffer_offset_alignment : caps.min_storage_buffer_offset_alignment);
   require(r.offset % 16 == 0, what, fmt::format("buffer offset {} is not a multiple of 16 bytes", r.offset));
   const uint64_t base = r.offset / align * align;
   TexelBinding tb;
@@ -38,8 +40,14 @@ TexelBinding texel_binding(const Device& dev, const BufferRange& r, uint64_t byt
   tb.range.offset = base;
   tb.range.range = view_bytes;
   tb.texels = static_cast<uint32_t>(view_bytes / 16);
-  require(tb.texels <= dev.caps().max_texel_buffer_elements, what,
-          fmt::format("{} bytes exceed the device's texel-buffer limit", bytes));
+  if (texel)
+    require(tb.texels <= caps.max_texel_buffer_elements, what,
+            fmt::format("{} bytes exceed the device's texel-buffer limit ({} texels of 16 bytes)", bytes,
+                        caps.max_texel_buffer_elements));
+  else
+    require(view_bytes <= caps.max_storage_buffer_range, what,
+            fmt::format("{} bytes exceed the device's maxStorageBufferRange of {} bytes", bytes,
+                        caps.max_storage_buffer_range));
   return tb;
 }
 
@@ -48,6 +56,7 @@ TexelBinding texel_binding(const Device& dev, const BufferRange& r, uint64_t byt
 using namespace ops_detail;
 
 Ops::Ops(Device& dev) : dev_(dev), v_(select_variants(dev.caps())) {}
+Ops::Ops(Device& dev, const OpsVariants& variants) : dev_(dev), v_(variants) {}
 Ops::~Ops() = default;
 
 bool Ops::supports(WeightTypeId type) { return wtype(type) != nullptr; }
@@ -127,8 +136,7 @@ std::vector<MatrixPartLayout> matrix_parts(const DeviceCaps& caps, WeightTypeId 
   require(t != nullptr, "upload_matrix", fmt::format("weight type {} is not supported", type));
   require(ne0 % t->block_elems == 0 && row_bytes == uint64_t{ne0} / t->block_elems * t->block_bytes,
           "upload_matrix", fmt::format("{} elements per row / {} bytes do not fit type {}", ne0, row_bytes, t->name));
-  const uint64_t limit =
-      std::min<uint64_t>(caps.max_storage_buffer_range, caps.max_texel_buffer_elements * 16) - kMatrixPad;
+  const uint64_t limit = max_read_binding_bytes(caps) - kMatrixPad;
   require(row_bytes <= limit, "upload_matrix", fmt::format("a row of {} bytes exceeds one buffer binding", row_bytes));
   const uint32_t rows_per_part = static_cast<uint32_t>(std::min<uint64_t>(n_rows, limit / row_bytes));
   std::vector<MatrixPartLayout> parts;
