@@ -39,7 +39,9 @@ struct DeviceCaps {
   uint32_t subgroup_size = 1;
   VkSubgroupFeatureFlags subgroup_ops = 0;    // supported operations in compute
   // A compute pipeline may require a subgroup size in [min_subgroup_size, max_subgroup_size]
-  // (Vulkan 1.3 subgroupSizeControl + computeFullSubgroups, compute in requiredSubgroupSizeStages).
+  // (VK_EXT_subgroup_size_control, core in Vulkan 1.3 and enabled as the extension since the
+  // instance asks for 1.2: subgroupSizeControl + computeFullSubgroups, compute in
+  // requiredSubgroupSizeStages).
   bool subgroup_size_control = false;
   uint32_t min_subgroup_size = 1, max_subgroup_size = 1;
 

@@ -31,6 +31,7 @@ struct KernelDesc {
   uint32_t required_subgroup_size = 0;  // 0: driver's choice; else required with full subgroups
                                         // (needs DeviceCaps::subgroup_size_control, else VkError)
   uint32_t texel_bindings = 0;          // bit i: binding i is a uniform texel buffer (RGBA32UI)
+  uint32_t r32_bindings = 0;            // subset of texel_bindings viewed as R32_UINT (4-byte texels)
 };
 
 /// A compute pipeline with its layouts. Created through the device's pipeline cache.

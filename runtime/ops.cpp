@@ -51,6 +51,23 @@ TexelBinding read_binding(const Device& dev, const BufferRange& r, uint64_t byte
   return tb;
 }
 
+TexelBinding small_binding(const Device& dev, const BufferRange& r, uint64_t bytes, const char* what) {
+  const auto& caps = dev.caps();
+  const uint64_t align = std::max<uint64_t>(4, caps.min_texel_buffer_offset_alignment);
+  require(r.offset % 4 == 0, what, fmt::format("buffer offset {} is not a multiple of 4 bytes", r.offset));
+  const uint64_t base = r.offset / align * align;
+  TexelBinding tb;
+  tb.texel0 = static_cast<uint32_t>((r.offset - base) / 4);
+  tb.range = r;
+  tb.range.offset = base;
+  tb.range.range = r.offset - base + bytes;
+  tb.texels = static_cast<uint32_t>(tb.range.range / 4);
+  require(tb.texels <= caps.max_texel_buffer_elements, what,
+          fmt::format("{} bytes exceed the device's texel-buffer limit ({} texels of 4 bytes)", bytes,
+                      caps.max_texel_buffer_elements));
+  return tb;
+}
+
 } // namespace ops_detail
 
 using namespace ops_detail;
@@ -63,10 +80,10 @@ bool Ops::supports(WeightTypeId type) { return wtype(type) != nullptr; }
 
 const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
                           const std::vector<uint32_t>& spec, uint32_t texel_bindings,
-                          uint32_t required_subgroup_size) {
+                          uint32_t required_subgroup_size, uint32_t r32_bindings) {
   std::string key = shader;
   for (uint32_t s : spec) key += fmt::format(":{}", s);
-  key += fmt::format("/{}/{}", texel_bindings, required_subgroup_size);
+  key += fmt::format("/{}/{}/{}", texel_bindings, required_subgroup_size, r32_bindings);
   auto it = kernels_.find(key);
   if (it != kernels_.end()) return *it->second;
   KernelDesc d;
@@ -76,6 +93,7 @@ const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_
   d.spec = spec;
   d.texel_bindings = texel_bindings;
   d.required_subgroup_size = required_subgroup_size;
+  d.r32_bindings = r32_bindings;
   auto k = std::make_unique<Kernel>(dev_, d);
   const Kernel& ref = *k;
   kernels_.emplace(key, std::move(k));

@@ -211,7 +211,7 @@ class Ops {
  private:
   const Kernel& kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
                        const std::vector<uint32_t>& spec, uint32_t texel_bindings = 0,
-                       uint32_t required_subgroup_size = 0);
+                       uint32_t required_subgroup_size = 0, uint32_t r32_bindings = 0);
   /// Rows per invocation of the matrix-vector kernels for a part of n_rows rows and nc columns.
   uint32_t matvec_rows_for(uint32_t n_rows, uint32_t nc) const;
   void matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,

@@ -103,10 +103,11 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
   const TexelBinding qb = read_binding(dev_, v_, q, uint64_t{T} * n_head * hd * 4, "attention (q)");
   const TexelBinding kb = read_binding(dev_, v_, k_cache, kv_bytes, "attention (k cache)");
   const TexelBinding vb = read_binding(dev_, v_, v_cache, kv_bytes, "attention (v cache)");
-  // Positions: always a small texel view (T <= 65535 int32 fits the minimum texel limit), so
-  // the storage-read variants bind 4 storage buffers (q, K, V, output), the Vulkan minimum.
-  const TexelBinding pb = read_binding(dev_, pos, uint64_t{T} * 4, true, "attention (pos)");
-  const uint32_t mask = fetch_mask(v_, 0b00111, 0b01000);
+  // Positions: always a small R32 texel view (T <= 65535 fits the minimum texel limit), so the
+  // storage-read variants bind 4 storage buffers (q, K, V, output), the Vulkan minimum.
+  require(T <= 65535, "attention", "T over 65535");
+  const TexelBinding pb = small_binding(dev_, pos, uint64_t{T} * 4, "attention (pos)");
+  const uint32_t mask = fetch_mask(v_, 0b00111, 0b01000), r32 = 0b01000;
 
   // Decode: head dims split over one subgroup (every K/V row read once per subgroup).
   const uint32_t S = v_.subgroup_size;
@@ -119,7 +120,7 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
     while (n_chunks > 1 && !fits(n_chunks)) n_chunks /= 2;
     if (n_chunks >= by_limit) {
       const Kernel& k = kernel(fetch_shader(v_, fmt::format("attn_decode_h{}_{}", hd, f16 ? "f16" : "f32")), 5,
-                               sizeof(AttnPush), {S, G}, mask, v_.attn_decode_required_subgroup);
+                               sizeof(AttnPush), {S, G}, mask, v_.attn_decode_required_subgroup, r32);
       AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, pb.texel0, qb.texel0, kb.texel0, vb.texel0, 0};
       if (n_chunks == 1) {
         cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, out}, p, 1, n_kv, T);
@@ -138,7 +139,7 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
 
   const uint32_t hd_variant = hd <= 128 ? 128 : hd <= 256 ? 256 : 512;
   const Kernel& k = kernel(fetch_shader(v_, fmt::format("attention_h{}_{}", hd_variant, f16 ? "f16" : "f32")), 5,
-                           sizeof(AttnPush), {sh.wg}, mask);
+                           sizeof(AttnPush), {sh.wg}, mask, 0, r32);
   AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, pb.texel0, qb.texel0, kb.texel0, vb.texel0, 0};
   if (n_chunks == 1) {
     cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, out}, p, 1, n_kv, sh.n_wgs);

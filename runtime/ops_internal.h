@@ -42,6 +42,10 @@ inline TexelBinding read_binding(const Device& dev, const OpsVariants& v, const 
                                  const char* what) {
   return read_binding(dev, r, bytes, v.texel_reads, what);
 }
+/// A binding of a small int32 / uint32 operand (fetch.glsl SMALL_TEXELS: attention positions) as
+/// an R32_UINT texel view, whatever the variants: `bytes` bytes from r.offset (a multiple of 4);
+/// texel0 counts 4-byte texels. Throws VkError naming `what` over maxTexelBufferElements texels.
+TexelBinding small_binding(const Device& dev, const BufferRange& r, uint64_t bytes, const char* what);
 /// Shader variant of a fetch.glsl kernel: `name` (texel views) or `name_sb` (storage buffers).
 inline std::string fetch_shader(const OpsVariants& v, const std::string& name) {
   return v.texel_reads ? name : name + "_sb";

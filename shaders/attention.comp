@@ -26,7 +26,7 @@ layout(local_size_x_id = 0) in;
 TEXELS(0, QtB, Qt)  // q [T, n_head, hd] f32
 TEXELS(1, KtB, Kt)  // k cache [ring, n_kv, hd]
 TEXELS(2, VtB, Vt)  // v cache
-SMALL_TEXELS(3, Pt)  // pos [T] int32, 4 per texel (fits the minimum texel-buffer limit: T <= 65535)
+SMALL_TEXELS(3, Pt)  // pos [T] int32, an R32_UINT view (T <= 65535 fits the minimum texel-buffer limit)
 layout(std430, binding = 4) writeonly buffer Dst { vec4 dst4[]; };  // out (n_chunks == 1) or partials
 
 layout(push_constant) uniform Push {
@@ -34,12 +34,12 @@ layout(push_constant) uniform Push {
   uint ring_size, window;
   float scale;
   uint n_chunks;
-  uint pos_t0;  // texel offset of pos[0] in its view
+  uint pos_t0;  // element offset of pos[0] in its view
   uint q_t0, k_t0, v_t0;  // texel offsets in the views
   uint pad;
 } pc;
 
-int pos_at(uint t) { return int(SMALL_FETCH(Pt, pc.pos_t0 + (t >> 2))[t & 3u]); }
+int pos_at(uint t) { return int(SMALL_FETCH(Pt, pc.pos_t0 + t).x); }
 
 #define NV (HD / 4)
 #define HDIM pc.hd

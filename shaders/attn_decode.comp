@@ -25,7 +25,7 @@ layout(constant_id = 1) const uint G = 8;
 TEXELS(0, QtB, Qt)
 TEXELS(1, KtB, Kt)
 TEXELS(2, VtB, Vt)
-SMALL_TEXELS(3, Pt)  // pos [T] int32, 4 per texel (fits the minimum texel-buffer limit: T <= 65535)
+SMALL_TEXELS(3, Pt)  // pos [T] int32, an R32_UINT view (T <= 65535 fits the minimum texel-buffer limit)
 layout(std430, binding = 4) writeonly buffer Dst { vec4 dst4[]; };  // out (n_chunks == 1) or partials
 
 layout(push_constant) uniform Push {
@@ -33,12 +33,12 @@ layout(push_constant) uniform Push {
   uint ring_size, window;
   float scale;
   uint n_chunks;
-  uint pos_t0;  // texel offset of pos[0] in its view
+  uint pos_t0;  // element offset of pos[0] in its view
   uint q_t0, k_t0, v_t0;
   uint pad;
 } pc;
 
-int pos_at(uint t) { return int(SMALL_FETCH(Pt, pc.pos_t0 + (t >> 2))[t & 3u]); }
+int pos_at(uint t) { return int(SMALL_FETCH(Pt, pc.pos_t0 + t).x); }
 
 #if F16
 #define DPT 8u   // dims per texel

@@ -9,8 +9,9 @@
 //
 //   TEXELS(binding, Block, name)   declares the operand `name` at `binding`
 //   FETCH(name, i)                 texel i of it (uint i)
-// SMALL_TEXELS/SMALL_FETCH always use a uniform texel buffer: for operands that fit the Vulkan
-// minimum of 65536 texels on every device (positions), so they never count as storage buffers.
+// SMALL_TEXELS/SMALL_FETCH always use a uniform texel buffer (an R32_UINT view: KernelDesc::
+// r32_bindings, 4-byte texels, .x holds the value): for operands that fit the Vulkan minimum of
+// 65536 texels on every device (positions), so they never count as storage buffers.
 #ifndef STORAGE_READS
 #define STORAGE_READS 0
 #endif

@@ -176,6 +176,23 @@ TEST_CASE("variant choice: texel reads where the texel limit covers a binding, l
   CHECK(v.attn_decode_required_subgroup == 0);
 }
 
+TEST_CASE("a required subgroup size is requested where the device can set it, refused where it cannot") {
+  vkg::test::ValidationGuard guard;
+  Device& dev = vkg::test::device();
+  const DeviceCaps& c = dev.caps();
+  KernelDesc d{.shader = "fill_u32", .n_buffers = 1, .push_bytes = 12, .spec = {c.subgroup_size},
+               .required_subgroup_size = c.subgroup_size};
+  if (c.subgroup_size_control) {
+    Kernel k(dev, d);  // full subgroups of the device's size: one subgroup per workgroup
+    CHECK(k.pipeline() != VK_NULL_HANDLE);
+  } else {
+    CHECK_THROWS_WITH_AS(Kernel(dev, d), doctest::Contains("cannot set"), VkError);
+  }
+  d.required_subgroup_size = c.max_subgroup_size * 2;
+  d.spec = {d.required_subgroup_size};
+  CHECK_THROWS_WITH_AS(Kernel(dev, d), doctest::Contains("cannot set"), VkError);
+}
+
 TEST_CASE("SPIR-V reflection sees the specialized workgroup size") {
   const shaders::EmbeddedShader* fill = nullptr;
   for (const auto& s : shaders::all())
