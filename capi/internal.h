@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "context.h"
+#include "chat.h"
 #include "model.h"
 #include "session.h"
 #include "vkgemma.h"
@@ -135,13 +136,31 @@ struct vkgemma_session {
   std::unique_ptr<vkg::Session> session;
   std::atomic<bool> busy{false};  // inside eval/generate (re-entrancy / concurrent-use guard)
   uint64_t reserved = 0;          // device bytes counted against the model's budget
+  vkgemma_stop_reason last_stop = VKGEMMA_STOP_MAX_TOKENS;  // of the last generate call
+  int32_t last_stop_token = -1;
   ~vkgemma_session() {
     session.reset();
     if (model) model->session_bytes -= reserved;
   }
 };
 
+/// A parsed model turn and the JSON / text views vkgemma_reply_get_info hands out.
+struct vkgemma_reply {
+  static constexpr uint64_t kMagic = 0x594c504552ull;  // "REPLY"
+  uint64_t magic = kMagic;
+  vkg::ParsedReply parsed;
+  std::string tool_calls_json, message_json, error;
+  std::vector<std::string> call_args;  // arguments JSON of each tool call
+  vkgemma_stop_reason stop = VKGEMMA_STOP_END_OF_GENERATION;
+  int32_t stop_token = -1;
+  /// Take a parsed turn: fill the JSON views.
+  void set(vkg::ParsedReply r);
+};
+
 namespace vkg::capi {
+
+/// The reply of a handle, or ApiError INVALID_ARGUMENT for NULL / a handle that is not a reply.
+vkgemma_reply& reply_of(const vkgemma_reply* r);
 
 /// The model of a handle, or ApiError INVALID_ARGUMENT for NULL / a handle that is not a model.
 const ModelState& model_of(const vkgemma_model* m);

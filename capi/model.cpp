@@ -214,9 +214,11 @@ VKGEMMA_API vkgemma_status vkgemma_chat_format(const vkgemma_model* model, const
                                                size_t* text_len) {
   return guarded(__func__, [&] {
     std::string bos = "<bos>";
+    vkg::ChatTemplate kind = vkg::ChatTemplate::Small;
     if (model) {
       const vkg::Tokenizer& tok = tokenizer_of(model);
       bos = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
+      kind = vkg::chat_template_for(model_of(model).model->config().n_ple > 0);
     }
     if (!text_len) fail(VKGEMMA_INVALID_ARGUMENT, "text_len is NULL");
     if (!messages && n_messages) fail(VKGEMMA_INVALID_ARGUMENT, "messages is NULL");
@@ -234,7 +236,8 @@ VKGEMMA_API vkgemma_status vkgemma_chat_format(const vkgemma_model* model, const
         vkg::format_chat(msgs, nullptr,
                          {.add_generation_prompt = (flags & VKGEMMA_CHAT_ADD_GENERATION_PROMPT) != 0,
                           .enable_thinking = (flags & VKGEMMA_CHAT_THINKING) != 0,
-                          .bos_token = bos});
+                          .bos_token = bos,
+                          .kind = kind});
     copy_text(out, text, capacity, text_len);
   });
 }

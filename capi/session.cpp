@@ -1,9 +1,10 @@
 // libvkgemma: sessions, prompt evaluation, generation (vkg::Session: the same loop as the CLI),
-// statistics.
+// replies parsed while they are generated, statistics.
 #include <fmt/format.h>
 
 #include <algorithm>
 
+#include "chat_stream.h"
 #include "internal.h"
 #include "kv_cache.h"
 #include "memory.h"
@@ -79,6 +80,42 @@ vkgemma_stop_reason stop_of(vkg::StopReason r) {
     case vkg::StopReason::Cancelled: return VKGEMMA_STOP_CALLBACK;
   }
   return VKGEMMA_STOP_MAX_TOKENS;
+}
+
+/// The generation both vkgemma_generate and vkgemma_generate_reply run (session marked busy by the
+/// caller): checks the prompt and sampler, generates, records the stop on the handle.
+vkg::GenerateResult run_generate(vkgemma_session& s, const int32_t* prompt, size_t n_prompt,
+                                 const vkgemma_sampler_params* sampler, const vkg::TokenCallback& on_token) {
+  const vkgemma_sampler_params sp = read_struct(sampler, sampler_defaults(), "sampler");
+  check_tokens(*s.session, prompt, n_prompt, "prompt");
+
+  vkg::GenerateOptions opt;
+  opt.n_predict = sp.n_predict;
+  opt.sampler.seed = sp.seed;
+  opt.sampler.temperature = sp.temperature;
+  opt.sampler.top_k = sp.top_k;
+  opt.sampler.top_p = sp.top_p;
+  opt.sampler.min_p = sp.min_p;
+  opt.sampler.repeat_penalty = sp.repeat_penalty;
+  opt.sampler.penalty_last_n = sp.penalty_last_n;
+  opt.sampler.frequency_penalty = sp.frequency_penalty;
+  opt.sampler.presence_penalty = sp.presence_penalty;
+  opt.sampler.greedy = sp.temperature <= 0;  // as the CLI does
+  try {
+    vkg::Sampler check(opt.sampler);  // validate before anything is evaluated
+  } catch (const vkg::SamplerError& e) {
+    fail(VKGEMMA_INVALID_ARGUMENT, fmt::format("sampler: {}", e.what()));
+  }
+
+  vkg::GenerateResult r;
+  try {
+    r = s.session->generate(std::span<const int32_t>(prompt, n_prompt), opt, on_token);
+  } catch (const vkg::SamplerError& e) {  // the parameters were checked above: bad logits
+    fail(VKGEMMA_INTERNAL, fmt::format("sampling failed: {}", e.what()));
+  }
+  s.last_stop = stop_of(r.stop);
+  s.last_stop_token = r.stop_token;
+  return r;
 }
 
 }  // namespace
@@ -190,36 +227,53 @@ VKGEMMA_API vkgemma_status vkgemma_generate(vkgemma_session* session, const int3
   return guarded(__func__, [&] {
     vkgemma_session& s = session_of(session);
     BusyGuard busy(s);
-    const vkgemma_sampler_params sp = read_struct(sampler, sampler_defaults(), "sampler");
-    check_tokens(*s.session, prompt, n_prompt, "prompt");
-
-    vkg::GenerateOptions opt;
-    opt.n_predict = sp.n_predict;
-    opt.sampler.seed = sp.seed;
-    opt.sampler.temperature = sp.temperature;
-    opt.sampler.top_k = sp.top_k;
-    opt.sampler.top_p = sp.top_p;
-    opt.sampler.min_p = sp.min_p;
-    opt.sampler.repeat_penalty = sp.repeat_penalty;
-    opt.sampler.penalty_last_n = sp.penalty_last_n;
-    opt.sampler.frequency_penalty = sp.frequency_penalty;
-    opt.sampler.presence_penalty = sp.presence_penalty;
-    opt.sampler.greedy = sp.temperature <= 0;  // as the CLI does
-    try {
-      vkg::Sampler check(opt.sampler);  // validate before anything is evaluated
-    } catch (const vkg::SamplerError& e) {
-      fail(VKGEMMA_INVALID_ARGUMENT, fmt::format("sampler: {}", e.what()));
-    }
-
-    vkg::GenerateResult r;
-    try {
-      r = s.session->generate(std::span<const int32_t>(prompt, n_prompt), opt, [&](int32_t id, std::string_view piece) {
-        return callback ? callback(id, piece.data(), piece.size(), user_data) : true;
-      });
-    } catch (const vkg::SamplerError& e) {  // the parameters were checked above: bad logits
-      fail(VKGEMMA_INTERNAL, fmt::format("sampling failed: {}", e.what()));
-    }
+    const vkg::GenerateResult r = run_generate(s, prompt, n_prompt, sampler, [&](int32_t id, std::string_view piece) {
+      return callback ? callback(id, piece.data(), piece.size(), user_data) : true;
+    });
     if (stop_reason) *stop_reason = stop_of(r.stop);
+  });
+}
+
+VKGEMMA_API vkgemma_status vkgemma_generate_reply(vkgemma_session* session, const int32_t* prompt, size_t n_prompt,
+                                                  const vkgemma_sampler_params* sampler,
+                                                  vkgemma_reply_callback callback, void* user_data,
+                                                  vkgemma_reply* reply) {
+  return guarded(__func__, [&] {
+    vkgemma_session& s = session_of(session);
+    vkgemma_reply* out = reply ? &reply_of(reply) : nullptr;
+    BusyGuard busy(s);
+    bool stopped = false;  // the callback returned false
+    std::string json;
+    vkg::ReplyParser parser([&](const vkg::ReplyEvent& e) {
+      if (!callback || stopped) return;
+      if (e.part == vkg::ReplyPart::ToolCall) {
+        json = e.call->to_json().dump();
+        stopped = !callback(VKGEMMA_REPLY_TOOL_CALL, json.data(), json.size(), user_data);
+      } else {
+        stopped = !callback(e.part == vkg::ReplyPart::Content ? VKGEMMA_REPLY_CONTENT : VKGEMMA_REPLY_REASONING,
+                            e.text.data(), e.text.size(), user_data);
+      }
+    });
+    const vkg::Tokenizer& tok = s.session->model().tokenizer();
+    const vkg::GenerateResult r = run_generate(s, prompt, n_prompt, sampler, [&](int32_t id, std::string_view piece) {
+      parser.push_token(tok, id, piece);
+      return !stopped && !parser.ended();
+    });
+    vkg::ParsedReply parsed = parser.finish();  // may still deliver held-back text
+    if (out) {
+      out->set(std::move(parsed));
+      out->stop = stop_of(r.stop);
+      out->stop_token = r.stop_token;
+    }
+  });
+}
+
+VKGEMMA_API vkgemma_status vkgemma_session_get_last_stop(const vkgemma_session* session,
+                                                         vkgemma_stop_reason* stop_reason, int32_t* stop_token) {
+  return guarded(__func__, [&] {
+    const vkgemma_session& s = session_of(session);
+    if (stop_reason) *stop_reason = s.last_stop;
+    if (stop_token) *stop_token = s.last_stop_token;
   });
 }
 

@@ -1,5 +1,6 @@
 // Gemma 4 chat template in C++. Each function below mirrors the jinja macro of the same name in
-// gemma-4-chat-template.jinja; comments quote the branch they reproduce.
+// gemma-4-E2B-chat-template.jinja / gemma-4-31B-chat-template.jinja; comments quote the branch
+// they reproduce. tests/chat_jinja.cpp checks it against jinja2 renderings of both.
 #include "chat.h"
 
 #include <algorithm>
@@ -483,7 +484,8 @@ std::string format_chat(const json& messages, const json& tools, const ChatOptio
 
   if (opt.add_generation_prompt && prev_type != "tool_response" && prev_type != "tool_call") {
     out += "<|turn>model\n";
-    if (!opt.enable_thinking) out += "<|channel>thought\n<channel|>";
+    // Only the 31B template (12B/26B/31B) opens and closes an empty thought channel here.
+    if (!opt.enable_thinking && opt.kind == ChatTemplate::Large) out += "<|channel>thought\n<channel|>";
   }
   return out;
 }

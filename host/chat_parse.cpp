@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "chat.h"
+#include "chat_stream.h"
 
 namespace vkg {
 
@@ -163,7 +164,11 @@ class ValueParser {
   size_t p_ = 0;
 };
 
-ToolCall parse_call_body(std::string_view body, size_t offset) {
+} // namespace
+
+json parse_gemma4_value(std::string_view text) { return ValueParser(text).parse_all(); }
+
+ToolCall parse_tool_call(std::string_view body, size_t offset) {
   std::string_view b = trim_ws(body);
   if (!b.starts_with("call:"))
     throw ChatError(fmt::format("tool call at offset {}: expected \"call:NAME{{...}}\", got \"{}\"", offset, body));
@@ -182,65 +187,23 @@ ToolCall parse_call_body(std::string_view body, size_t offset) {
   return tc;
 }
 
-} // namespace
-
-json parse_gemma4_value(std::string_view text) { return ValueParser(text).parse_all(); }
-
 std::vector<ToolCall> parse_tool_calls(std::string_view text) {
   std::vector<ToolCall> calls;
   for (size_t pos = text.find(kCallOpen); pos != std::string_view::npos; pos = text.find(kCallOpen, pos)) {
     const size_t body = pos + kCallOpen.size();
     size_t end = text.find(kCallClose, body);
     const size_t body_end = end == std::string_view::npos ? text.size() : end;
-    calls.push_back(parse_call_body(text.substr(body, body_end - body), pos));
+    calls.push_back(parse_tool_call(text.substr(body, body_end - body), pos));
     pos = end == std::string_view::npos ? text.size() : end + kCallClose.size();
   }
   return calls;
 }
 
 ParsedReply parse_model_reply(std::string_view text) {
-  ParsedReply r;
-  for (std::string_view stop : {"<turn|>", "<eos>"})
-    if (size_t p = text.find(stop); p != std::string_view::npos) text = text.substr(0, p);
-  text = trim_ws(text);
-  if (text.ends_with("<|tool_response>")) text.remove_suffix(std::string_view("<|tool_response>").size());
-
-  std::string rest;
-  constexpr std::string_view kOpen = "<|channel>", kClose = "<channel|>";
-  size_t pos = 0;
-  while (pos < text.size()) {  // thought channels out, everything else kept
-    const size_t open = text.find(kOpen, pos);
-    if (open == std::string_view::npos) {
-      rest += text.substr(pos);
-      break;
-    }
-    rest += text.substr(pos, open - pos);
-    const size_t inner = open + kOpen.size();
-    const size_t close = text.find(kClose, inner);
-    std::string_view body = text.substr(inner, (close == std::string_view::npos ? text.size() : close) - inner);
-    if (const size_t nl = body.find('\n'); nl != std::string_view::npos && body.substr(0, nl).find(' ') == std::string_view::npos)
-      body.remove_prefix(nl + 1);  // the channel label ("thought")
-    else if (body == "thought")
-      body = {};
-    const std::string_view t = trim_ws(body);
-    if (!t.empty()) r.reasoning += (r.reasoning.empty() ? "" : "\n") + std::string(t);
-    pos = close == std::string_view::npos ? text.size() : close + kClose.size();
-  }
-
-  r.tool_calls = parse_tool_calls(rest);
-  std::string content;
-  pos = 0;
-  while (pos < rest.size()) {
-    const size_t open = rest.find(kCallOpen, pos);
-    if (open == std::string::npos) {
-      content += rest.substr(pos);
-      break;
-    }
-    content += rest.substr(pos, open - pos);
-    const size_t close = rest.find(kCallClose, open);
-    pos = close == std::string::npos ? rest.size() : close + kCallClose.size();
-  }
-  r.content = std::string(trim_ws(content));
+  ReplyParser p;
+  p.push(text);
+  ParsedReply r = p.finish();
+  if (!r.errors.empty()) throw ChatError(r.errors.front());
   return r;
 }
 

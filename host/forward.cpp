@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "context.h"
+#include "weight_convert.h"
 
 namespace vkg {
 
@@ -85,7 +86,7 @@ uint64_t Gemma4Forward::estimate_session_bytes(Device& dev, const Gemma4Model& m
   const uint32_t elem = ops.kv_type() == KvType::F16 ? 2 : 4;
   const uint64_t kv = plan_kv_cache(c, opts.n_ctx, opts.max_batch, elem).total_bytes;
   const GgufTensorInfo& table = *m.weights.per_layer_token_embd;
-  const uint64_t ple_slot = (ggml_row_bytes(table.type, table.ne[0]) * opts.max_batch + 255) / 256 * 256;
+  const uint64_t ple_slot = (device_row_bytes(table) * opts.max_batch + 255) / 256 * 256;
   const uint64_t ple = PlePager::kSlots * ple_slot * (opts.force_staging ? 2 : 1);
   return kv + ple + scratch_sizes(c, opts.max_batch, opts.max_logit_rows, opts.n_ctx, ops).total();
 }

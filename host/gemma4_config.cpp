@@ -8,6 +8,8 @@
 #include <tuple>
 #include <fmt/format.h>
 
+#include "quant.h"
+
 namespace vkg {
 namespace {
 
@@ -123,9 +125,7 @@ class Checker {
     if (!ok)
       fail(f_, fmt::format("tensor '{}' has type {}, which is not supported for {} (supported: {})", name,
                            ggml_type_info(t->type).name, kind == Kind::Matrix ? "weight matrices" : "vectors",
-                           kind == Kind::Matrix ? "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, "
-                                                  "Q5_K, Q6_K, IQ4_NL, IQ4_XS"
-                                                : "F32, F16, BF16"));
+                           kind == Kind::Matrix ? gemma4_matrix_type_names() : std::string("F32, F16, BF16")));
     used_.insert(t);
     return t;
   }
@@ -147,14 +147,16 @@ class Checker {
 
 }  // namespace
 
-bool gemma4_matrix_type_allowed(GgmlType t) {
-  using T = GgmlType;
-  switch (t) {
-    case T::F32: case T::F16: case T::BF16: case T::Q4_0: case T::Q4_1: case T::Q5_0: case T::Q5_1:
-    case T::Q8_0: case T::Q2_K: case T::Q3_K: case T::Q4_K: case T::Q5_K: case T::Q6_K: case T::IQ4_NL:
-    case T::IQ4_XS: return true;
-    default: return false;
+bool gemma4_matrix_type_allowed(GgmlType t) { return can_dequantize(t); }
+
+std::string gemma4_matrix_type_names() {
+  std::string s;
+  for (uint32_t id = 0; id < 64; ++id) {
+    const auto info = ggml_type_info(id);
+    if (!info || !can_dequantize(info->type)) continue;
+    s += (s.empty() ? "" : ", ") + std::string(info->name);
   }
+  return s;
 }
 
 bool gemma4_vector_type_allowed(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }

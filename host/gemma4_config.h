@@ -12,6 +12,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -100,6 +101,8 @@ struct Gemma4Weights {
 struct Gemma4Model {
   Gemma4Config config;
   Gemma4Weights weights;
+  /// Owns host re-encodings that weights may point to (convert_for_device, weight_convert.h).
+  std::shared_ptr<const void> converted;
 };
 
 /// Hyperparameters from the keys (and n_vocab from tokenizer/token_embd). Throws ModelError
@@ -111,10 +114,13 @@ Gemma4Weights gemma4_weights_from_gguf(const GgufFile& f, const Gemma4Config& c)
 /// Both.
 Gemma4Model load_gemma4(const GgufFile& f);
 
-/// Allowed tensor types. Matrices (and embeddings): F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-/// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS. Vectors (norms, rope_freqs,
-/// layer_output_scale): F32, F16, BF16.
+/// Allowed tensor types. Matrices (and embeddings): every type the host can dequantize
+/// (quant.h can_dequantize: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K,
+/// Q6_K, IQ4_NL, IQ4_XS, MXFP4; those without a GPU kernel are re-encoded at load, see
+/// weight_convert.h). Vectors (norms, rope_freqs, layer_output_scale): F32, F16, BF16.
 bool gemma4_matrix_type_allowed(GgmlType t);
+/// The names of the allowed matrix types, comma-separated (for error messages).
+std::string gemma4_matrix_type_names();
 bool gemma4_vector_type_allowed(GgmlType t);
 
 enum class Residency { Device, HostPaged };

@@ -5,6 +5,7 @@
 
 #include "context.h"
 #include "gguf_vocab.h"
+#include "weight_convert.h"
 
 namespace vkg {
 
@@ -15,6 +16,7 @@ std::unique_ptr<Model> Model::load(Device& dev, const std::filesystem::path& pat
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<Model> m(new Model(dev, GgufFile::open(path)));
   m->gemma_ = load_gemma4(m->file_);
+  m->notices_ = convert_for_device(m->gemma_);
   m->tok_ = std::make_unique<Tokenizer>(read_vocab(m->file_));
   const uint64_t plannable = dev.allocator().plannable_bytes();
   ForwardOptions reserve = session;  // a session's context is at most the model's

@@ -40,6 +40,8 @@ class Model {
   /// Which layers are resident and which stream (and the bytes of each part).
   const ResidencyPlan& residency() const { return weights_.plan; }
   double load_ms() const { return load_ms_; }
+  /// One-line notices of the load for the user (weights re-encoded for the GPU, weight_convert.h).
+  const std::vector<std::string>& notices() const { return notices_; }
 
  private:
   Model(Device& dev, GgufFile file);
@@ -48,6 +50,7 @@ class Model {
   Gemma4Model gemma_;
   std::unique_ptr<Tokenizer> tok_;
   DeviceWeights weights_;
+  std::vector<std::string> notices_;
   double load_ms_ = 0;
 };
 

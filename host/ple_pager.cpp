@@ -8,13 +8,15 @@
 #include <stdexcept>
 
 #include "context.h"
+#include "weight_convert.h"
 
 namespace vkg {
 
 PlePager::PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch, const Stream& compute,
                    bool force_staging)
     : dev_(dev), table_(table), compute_(compute), max_batch_(max_batch),
-      row_bytes_(ggml_row_bytes(table.type, table.ne[0])), transfer_(dev, QueueKind::Transfer) {
+      row_bytes_(device_row_bytes(table)), transfer_(dev, QueueKind::Transfer) {
+  device_type_ = *device_weight_type(table.type, table.ne[0]);
   const uint64_t slot_bytes = row_bytes_ * max_batch;
   // A slot is one DeviceMatrix part read by get_rows (texel view or storage buffer), whose
   // binding rounds up to whole 16-byte texels: the padded slot must fit one read binding.
@@ -32,7 +34,7 @@ PlePager::PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch,
       lists_.push_back(std::make_unique<CommandList>(dev, QueueKind::Transfer));
     }
     DeviceMatrix m;
-    m.type = static_cast<WeightTypeId>(table.type);
+    m.type = static_cast<WeightTypeId>(device_type_);
     m.ne0 = static_cast<uint32_t>(table.ne[0]);
     m.n_rows = max_batch;
     m.row_bytes = row_bytes_;
@@ -58,8 +60,15 @@ double PlePager::gather(std::span<const int32_t> tokens, uint32_t slot, uint64_t
   if (copy_done) transfer_.wait(copy_done);
   const auto t0 = std::chrono::steady_clock::now();
   uint8_t* dst = direct_ ? device_[slot].mapped() : staging_[slot].mapped();
-  for (size_t i = 0; i < tokens.size(); ++i)
-    std::memcpy(dst + i * row_bytes_, table_.data + static_cast<uint64_t>(tokens[i]) * row_bytes_, row_bytes_);
+  if (device_type_ == table_.type) {
+    for (size_t i = 0; i < tokens.size(); ++i)
+      std::memcpy(dst + i * row_bytes_, table_.data + static_cast<uint64_t>(tokens[i]) * row_bytes_, row_bytes_);
+  } else {  // a type no kernel reads: re-encode the rows as they are paged (weight_convert.h)
+    const uint64_t src_row = ggml_row_bytes(table_.type, table_.ne[0]);
+    for (size_t i = 0; i < tokens.size(); ++i)
+      reencode_rows(table_.type, table_.data + static_cast<uint64_t>(tokens[i]) * src_row, device_type_,
+                    dst + i * row_bytes_, table_.ne[0], 1);
+  }
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 

@@ -42,8 +42,9 @@ struct PleStats {
 class PlePager {
  public:
   static constexpr uint32_t kSlots = 2;
-  /// table: per_layer_token_embd ([n_layer * n_ple, n_vocab] in any ggml type), read from the
-  /// GGUF mapping. compute: the stream whose submissions read the slots.
+  /// table: per_layer_token_embd ([n_layer * n_ple, n_vocab] in any type the host can read), read
+  /// from the GGUF mapping; rows of a type no GPU kernel reads are re-encoded as they are paged
+  /// (device_weight_type, weight_convert.h). compute: the stream whose submissions read the slots.
   PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch, const Stream& compute,
            bool force_staging = false);
 
@@ -80,7 +81,8 @@ class PlePager {
   const GgufTensorInfo& table_;
   const Stream& compute_;
   uint32_t max_batch_;
-  uint64_t row_bytes_;
+  uint64_t row_bytes_;           // bytes of a paged row as the GPU reads it
+  GgmlType device_type_;         // the table's type, or its re-encoding (weight_convert.h)
   bool direct_;
   uint32_t next_ = 0;
   uint64_t busy_until_[kSlots] = {0, 0};

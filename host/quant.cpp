@@ -54,6 +54,7 @@ DequantFn dequant_fn(GgmlType t) {
     case GgmlType::Q6_K: return qd::dequant_q6_k;
     case GgmlType::IQ4_NL: return qd::dequant_iq4_nl;
     case GgmlType::IQ4_XS: return qd::dequant_iq4_xs;
+    case GgmlType::MXFP4: return qd::dequant_mxfp4;
     default: return nullptr;
   }
 }
@@ -71,6 +72,7 @@ QuantFn quant_fn(GgmlType t) {
     case GgmlType::Q4_K: return qd::quant_q4_k;
     case GgmlType::Q5_K: return qd::quant_q5_k;
     case GgmlType::Q6_K: return qd::quant_q6_k;
+    case GgmlType::MXFP4: return qd::quant_mxfp4;
     default: return nullptr;
   }
 }

@@ -15,14 +15,18 @@ float bf16_to_fp32(uint16_t h);
 uint16_t fp32_to_bf16(float f);
 
 /// True if dequantize_row supports t (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K,
-/// Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS).
+/// Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4). This is the list of weight types a model file may
+/// use (gemma4_matrix_type_allowed); the GPU kernels read all but MXFP4, which is re-encoded at
+/// load (weight_convert.h).
 bool can_dequantize(GgmlType t);
-/// True if quantize_row supports t (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
+/// True if quantize_row supports t (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K,
+/// MXFP4).
 bool can_quantize(GgmlType t);
 
 /// Decode n elements (n a multiple of the type's block) from packed blocks at src into dst.
 /// Throws std::invalid_argument for an unsupported type or a bad n. Results are bit-identical
 /// to ggml's dequantize_row_*: Q4_K/Q5_K/Q2_K compute (d*sc)*q - (dmin*m), Q6_K (d*sc)*q,
+/// MXFP4 kvalue * 2^(e-128),
 /// Q4_1/Q5_1 q*d + m, etc. All products (fp16 scale x small ints) are exact in float, so only
 /// the final add/subtract rounds: any product order or FMA gives the same bits (GPU kernels
 /// too), but the add must not be reassociated (e.g. into (q - m/d) * d).
@@ -56,6 +60,8 @@ void dequantize_row(GgmlType t, const void* src, float* dst, size_t n);
 ///   Q5_K    <= r_j/62 + R/1900 + 2^-24 (same scheme, 31 levels).
 ///   Q6_K    <= a_j/62 + A/7800 + 2^-24, a_j = max|x| over the 16-element sub-block, A = max|x|
 ///           over the super-block (own quantizer: step >= max(pos/31, neg/32), scales/d rounded up).
+///   MXFP4   <= max(2 d, |x| - 12 d), d = 2^(floor(log2 amax) - 3) (ggml's quantize_row_mxfp4_ref:
+///           levels {0, 1, 2, 3, 4, 6, 8, 12} * d, nearest level; amax above 12 d clamps).
 void quantize_row(GgmlType t, const float* src, void* dst, size_t n);
 
 } // namespace vkg

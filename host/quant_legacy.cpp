@@ -1,4 +1,4 @@
-// 32-element block types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (dequantize + quantize) and IQ4_NL
+// 32-element block types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (dequantize + quantize), IQ4_NL and MXFP4
 // (dequantize). Byte layouts (ggml-common.h):
 //   Q4_0   18 B: f16 d | u8 qs[16]           x[j] = (lo(qs[j]) - 8) * d, x[j+16] = (hi(qs[j]) - 8) * d
 //   Q4_1   20 B: f16 d | f16 m | u8 qs[16]   x = q * d + m
@@ -6,6 +6,9 @@
 //   Q5_1   24 B: f16 d | f16 m | u32 qh | u8 qs[16]   x = q * d + m
 //   Q8_0   34 B: f16 d | i8 qs[32]           x = q * d
 //   IQ4_NL 18 B: f16 d | u8 qs[16]           x = d * kvalues_iq4nl[nibble] (nibble order as Q4_0)
+//   MXFP4  17 B: u8 e (E8M0) | u8 qs[16]     x = kvalues_mxfp4[nibble] * 2^(e - 128) (nibble order
+//                                            as Q4_0; the table holds twice the E2M1 values, hence
+//                                            ggml's GGML_E8M0_TO_FP32_HALF scale)
 // Dequantization uses ggml's float operations (int converted to float, then `q*d` or `q*d + m`).
 // The quantizers are the round-to-nearest references of ggml (quantize_row_*_ref): same scale
 // choice, same reciprocal-multiply, same truncating round, so they reproduce llama-quantize's
@@ -16,6 +19,7 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -127,6 +131,23 @@ void dequant_iq4_nl(const uint8_t* src, float* dst, size_t nb) {
   }
 }
 
+namespace {
+constexpr int8_t kValuesMxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+/// ggml's GGML_E8M0_TO_FP32_HALF: 2^(e - 128); e < 2 gives the float subnormals 2^-128, 2^-127.
+inline float e8m0_half(uint32_t e) { return std::bit_cast<float>(e < 2 ? 0x00200000u << e : (e - 1) << 23); }
+}  // namespace
+
+void dequant_mxfp4(const uint8_t* src, float* dst, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, src += 17, dst += kQK) {
+    const float d = e8m0_half(src[0]);
+    const uint8_t* qs = src + 1;
+    for (int j = 0; j < kQK / 2; ++j) {
+      dst[j] = static_cast<float>(kValuesMxfp4[qs[j] & 0x0f]) * d;
+      dst[j + kQK / 2] = static_cast<float>(kValuesMxfp4[qs[j] >> 4]) * d;
+    }
+  }
+}
+
 // ---------------------------------------------------------------- quantization
 
 void quant_q4_0(const float* src, uint8_t* dst, size_t nb) {
@@ -212,6 +233,30 @@ void quant_q8_0(const float* src, uint8_t* dst, size_t nb) {
       // roundf: half away from zero, like ggml's reference
       dst[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(src[j] * id)));
     }
+  }
+}
+
+// MXFP4 (ggml's quantize_row_mxfp4_ref): e = floor(log2(amax)) - 2 + 127, so the largest level
+// (12 * 2^(e - 128) = 1.5 * 2^floor(log2 amax)) lies within [0.75, 1.5] amax; each element takes
+// the level nearest to it (ties: the first in table order, as ggml's best_index_mxfp4).
+void quant_mxfp4(const float* src, uint8_t* dst, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, src += kQK, dst += 17) {
+    float amax = 0.0f;
+    for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(src[j]));
+    // (clamped at 0 for amax < 2^-125, where ggml's uint8_t conversion would wrap)
+    const uint8_t e = amax > 0.0f ? static_cast<uint8_t>(std::max(0.0f, std::floor(std::log2(amax)) - 2 + 127)) : 0;
+    const float d = e8m0_half(e);
+    auto best = [&](float x) {
+      int bi = 0;
+      float be = std::fabs(static_cast<float>(kValuesMxfp4[0]) * d - x);
+      for (int k = 1; k < 16; ++k) {
+        const float err = std::fabs(static_cast<float>(kValuesMxfp4[k]) * d - x);
+        if (err < be) bi = k, be = err;
+      }
+      return static_cast<uint8_t>(bi);
+    };
+    dst[0] = e;
+    for (int j = 0; j < kQK / 2; ++j) dst[1 + j] = static_cast<uint8_t>(best(src[j]) | (best(src[j + kQK / 2]) << 4));
   }
 }
 

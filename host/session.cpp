@@ -103,6 +103,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
     stats_.sample_ms += ms_since(ts);
     if (tok.is_eog(id)) {
       r.stop = StopReason::EndOfGeneration;
+      r.stop_token = id;
       break;
     }
     fwd_.prefetch(std::span<const int32_t>(&id, 1));  // its PLE row, while the text is streamed

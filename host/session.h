@@ -39,6 +39,10 @@ struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (the end-of-generation token excluded)
   std::string text;             // their text
   StopReason stop = StopReason::MaxTokens;
+  /// The end-of-generation token that stopped generation (stop == EndOfGeneration; it is not in
+  /// tokens), else -1. Which one matters: <turn|> ends the turn, <|tool_response> hands over to
+  /// a tool, <eos> ends the text.
+  int32_t stop_token = -1;
 };
 
 /// Timings and counters since the session was created (or reset_stats()).

@@ -62,7 +62,7 @@ SynthTypes SynthTypes::parse(std::string_view name) {
   const auto ty = ggml_type_from_name(n);
   if (!ty || !can_quantize(*ty))
     fail(fmt::format("unknown weight type '{}' (supported: q4_k_m, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
-                     "q4_k, q5_k, q6_k)", name));
+                     "q4_k, q5_k, q6_k, mxfp4)", name));
   t.type = *ty;
   return t;
 }

@@ -61,7 +61,7 @@ struct SynthTypes {
   GgmlType type = GgmlType::F32;  // Single only
 
   /// "q4_k_m", or a type name quantize_row supports ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1",
-  /// "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"), case-insensitive. Throws SynthError.
+  /// "q5_0", "q5_1", "q4_k", "q5_k", "q6_k", "mxfp4"), case-insensitive. Throws SynthError.
   static SynthTypes parse(std::string_view name);
   /// "Q4_K_M" or the type name ("Q8_0").
   std::string name() const;

@@ -71,8 +71,9 @@
  * ---------
  * - A model (vkgemma_model) holds the weights, loaded once into device memory, and the tokenizer;
  *   it is read-only after vkgemma_model_load() and may be used from any number of threads at
- *   once: vkgemma_model_get_info, vkgemma_tokenize, vkgemma_detokenize, vkgemma_chat_format and
- *   vkgemma_session_create are thread-safe on a shared model.
+ *   once: vkgemma_model_get_info, vkgemma_tokenize, vkgemma_detokenize, vkgemma_chat_format,
+ *   vkgemma_chat_format_json and vkgemma_session_create are thread-safe on a shared model.
+ * - A reply (vkgemma_reply) is plain data: one thread at a time.
  * - A session (vkgemma_session) is one conversation: its own KV cache, history and statistics.
  *   Sessions of the same model may run concurrently, each on its own thread (device memory for
  *   the weights is shared, not copied). One session must be used by one thread at a time.
@@ -318,12 +319,36 @@ enum {
  * terminated; *text_len receives the length without the NUL, also when the buffer is too small).
  * The text starts with the BOS token's text: tokenize it with VKGEMMA_TOKENIZE_PARSE_SPECIAL and
  * without VKGEMMA_TOKENIZE_ADD_SPECIAL. model may be NULL (BOS text "<bos>").
+ * The template is Google's for the model: E2B/E4B (per-layer embeddings; also model NULL) end the
+ * generation prompt at "<|turn>model\n"; larger models add an empty thought channel
+ * "<|channel>thought\n<channel|>" when thinking is off. VKGEMMA_CHAT_THINKING puts "<|think|>" in
+ * the system turn. For tools, tool calls and tool responses use vkgemma_chat_format_json.
  * Returns OK; BUFFER_TOO_SMALL (text not written); INVALID_ARGUMENT (messages NULL with
  * n_messages > 0, a NULL role, text_len NULL, text NULL with capacity > 0, unknown flags);
  * OUT_OF_MEMORY; INTERNAL. */
 VKGEMMA_API vkgemma_status vkgemma_chat_format(const vkgemma_model *model, const vkgemma_chat_message *messages,
                                                size_t n_messages, uint32_t flags, char *text, size_t capacity,
                                                size_t *text_len);
+
+/* Like vkgemma_chat_format, with the conversation as JSON (UTF-8, not NUL-terminated), in the
+ * OpenAI / Hugging Face chat format the official template reads:
+ *   messages_json: [{"role": "system" | "user" | "assistant" | "tool", "content": "..." | null,
+ *                    "tool_calls": [{"id": "call_0", "type": "function",
+ *                                    "function": {"name": "...", "arguments": {...}}}],
+ *                    "reasoning": "...", "tool_call_id": "call_0", "name": "..."}, ...]
+ *   tools_json (NULL / length 0: none): [{"type": "function", "function": {"name": "...",
+ *                    "description": "...", "parameters": {JSON schema}}}, ...]
+ * The assistant message of a reply (vkgemma_reply_info.message_json) can be appended as is; after
+ * it, one {"role": "tool", "tool_call_id": ..., "content": RESULT} per tool call. When the last
+ * message is a tool response the text ends there (no generation prompt): the model continues its
+ * turn. Flags and output as vkgemma_chat_format.
+ * Returns OK; BUFFER_TOO_SMALL (text not written); INVALID_ARGUMENT (messages_json NULL, not a JSON
+ * array of objects with a string "role"; tools_json not a JSON array; text_len NULL, text NULL with
+ * capacity > 0, unknown flags; the message says what is wrong); OUT_OF_MEMORY; INTERNAL. */
+VKGEMMA_API vkgemma_status vkgemma_chat_format_json(const vkgemma_model *model, const char *messages_json,
+                                                    size_t messages_json_len, const char *tools_json,
+                                                    size_t tools_json_len, uint32_t flags, char *text,
+                                                    size_t capacity, size_t *text_len);
 
 /* ---------------------------------------------------------------------------------------------
  * Sessions and generation
@@ -414,6 +439,96 @@ typedef enum vkgemma_stop_reason {
 VKGEMMA_API vkgemma_status vkgemma_generate(vkgemma_session *session, const int32_t *prompt, size_t n_prompt,
                                             const vkgemma_sampler_params *sampler, vkgemma_token_callback callback,
                                             void *user_data, vkgemma_stop_reason *stop_reason);
+
+/* Why the session's last vkgemma_generate / vkgemma_generate_reply stopped: *stop_reason (may be
+ * NULL) and *stop_token (may be NULL): the end-of-generation token that ended it (<turn|> ends the
+ * turn, <|tool_response> hands over to a tool, <eos> ends the text; its text via
+ * vkgemma_detokenize with VKGEMMA_DETOKENIZE_RENDER_SPECIAL), or -1 when it stopped otherwise.
+ * Before any generation: VKGEMMA_STOP_MAX_TOKENS and -1.
+ * Returns OK; INVALID_ARGUMENT (session NULL). */
+VKGEMMA_API vkgemma_status vkgemma_session_get_last_stop(const vkgemma_session *session,
+                                                         vkgemma_stop_reason *stop_reason, int32_t *stop_token);
+
+/* ---------------------------------------------------------------------------------------------
+ * Replies: a model turn split into reasoning, answer and tool calls
+ * ------------------------------------------------------------------------------------------- */
+
+/* One parsed model turn. Gemma 4 writes its reasoning in a thought channel
+ * ("<|channel>thought\n...<channel|>") and tool calls as "<|tool_call>call:NAME{key:value}<tool_call|>"
+ * (strings quoted by <|"|>); a reply holds them apart, markup removed. Not thread-safe; reusable. */
+typedef struct vkgemma_reply vkgemma_reply;
+
+/* A new, empty reply. Returns OK (*out_reply set; free it with vkgemma_reply_free);
+ * INVALID_ARGUMENT (out_reply NULL); OUT_OF_MEMORY. */
+VKGEMMA_API vkgemma_status vkgemma_reply_create(vkgemma_reply **out_reply);
+
+/* Free a reply (the pointers its info handed out become invalid). NULL: no-op. Returns OK;
+ * INVALID_ARGUMENT (not a reply handle, detected on a best-effort basis). */
+VKGEMMA_API vkgemma_status vkgemma_reply_free(vkgemma_reply *reply);
+
+typedef struct vkgemma_reply_info {
+  size_t struct_size;           /* in: sizeof(vkgemma_reply_info) */
+  /* All text is UTF-8, NUL-terminated, owned by the reply: valid until it is freed or refilled. */
+  const char *content;          /* the answer: markup removed, trimmed ("" if none) */
+  size_t content_len;
+  const char *reasoning;        /* the thought channel's text, trimmed ("" if none) */
+  size_t reasoning_len;
+  size_t n_tool_calls;          /* see vkgemma_reply_get_tool_call */
+  const char *tool_calls_json;  /* [{"name": "...", "arguments": {...}}, ...] ("[]" if none) */
+  size_t tool_calls_json_len;
+  const char *message_json;     /* the assistant message to append to vkgemma_chat_format_json's
+                                   messages: {"role": "assistant", "content": ..., "tool_calls":
+                                   [{"id": "call_<i>", ...}], "reasoning": ...} (reasoning only
+                                   with tool calls, as the template wants it in the history) */
+  size_t message_json_len;
+  const char *error;            /* why a tool-call block was left out (malformed), "" if none */
+  size_t error_len;
+  /* How the turn ended (vkgemma_generate_reply; a parsed text reports END_OF_GENERATION, -1). */
+  vkgemma_stop_reason stop_reason;
+  int32_t stop_token;           /* the end-of-generation token, -1 when none */
+} vkgemma_reply_info;
+
+/* Describe a reply into *info. Returns OK; INVALID_ARGUMENT (reply/info NULL, bad struct_size;
+ * *info not written). */
+VKGEMMA_API vkgemma_status vkgemma_reply_get_info(const vkgemma_reply *reply, vkgemma_reply_info *info);
+
+/* Tool call `index` (0 <= index < n_tool_calls): *name (its function name) and *arguments_json (a
+ * JSON object), both NUL-terminated and owned by the reply; the *_len outputs may be NULL.
+ * Returns OK; INVALID_ARGUMENT (reply/name/arguments_json NULL, index out of range). */
+VKGEMMA_API vkgemma_status vkgemma_reply_get_tool_call(const vkgemma_reply *reply, size_t index, const char **name,
+                                                       size_t *name_len, const char **arguments_json,
+                                                       size_t *arguments_json_len);
+
+/* Parse the text of a model turn (what followed the generation prompt, markup included, e.g. from
+ * vkgemma_detokenize with VKGEMMA_DETOKENIZE_RENDER_SPECIAL) into reply (its previous content is
+ * replaced). Text after "<turn|>" or "<eos>" is ignored; a tool call without its
+ * closing marker is parsed to the end; a malformed one is left out and described in info.error.
+ * Returns OK; INVALID_ARGUMENT (reply NULL, text NULL with text_len > 0); OUT_OF_MEMORY. */
+VKGEMMA_API vkgemma_status vkgemma_reply_parse(vkgemma_reply *reply, const char *text, size_t text_len);
+
+typedef enum vkgemma_reply_part {
+  VKGEMMA_REPLY_CONTENT = 0,    /* a piece of the answer */
+  VKGEMMA_REPLY_REASONING = 1,  /* a piece of the reasoning */
+  VKGEMMA_REPLY_TOOL_CALL = 2   /* one complete tool call: {"name": "...", "arguments": {...}} */
+} vkgemma_reply_part;
+
+/* Called while a reply is generated, with pieces that never contain markup (text valid only
+ * during the call, not NUL-terminated, complete UTF-8). Markup split over several tokens is held
+ * back until it is complete, so pieces can lag a few tokens. Return false to stop generating. */
+typedef bool (*vkgemma_reply_callback)(vkgemma_reply_part part, const char *text, size_t text_len,
+                                       void *user_data);
+
+/* vkgemma_generate, with the output parsed as a model turn while it is generated: callback (may
+ * be NULL) gets the answer, the reasoning and each tool call apart; reply (may be NULL) receives
+ * the whole turn, its stop reason and stop token. The tokens, history and errors are those of
+ * vkgemma_generate with the same arguments (generation also stops, with stop reason CALLBACK,
+ * when other tokens spell an end marker "<turn|>" or "<eos>"). Markers are recognised by their
+ * text whatever the token types of the model file say.
+ * Returns as vkgemma_generate (INVALID_ARGUMENT also for a reply handle that is not one). */
+VKGEMMA_API vkgemma_status vkgemma_generate_reply(vkgemma_session *session, const int32_t *prompt, size_t n_prompt,
+                                                  const vkgemma_sampler_params *sampler,
+                                                  vkgemma_reply_callback callback, void *user_data,
+                                                  vkgemma_reply *reply);
 
 typedef struct vkgemma_stats {
   size_t struct_size;               /* in: sizeof(vkgemma_stats) */

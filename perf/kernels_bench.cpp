@@ -2,7 +2,7 @@
 // matrix-matrix GFLOP/s for prefill widths, attention decode time per cache length, each beside
 // the machine's memcpy bandwidth measured in the same run. Prints one JSON object.
 //
-// Usage: kernels_bench [--quick] [--only matvec|ffn|matmul|attention]
+// Usage: kernels_bench [--quick] [--only matvec|ffn|matmul|attention] [--types q4_k,q2_k,...]
 // No validation layer (VKGEMMA_VALIDATION is forced to 0 unless set).
 #include <algorithm>
 #include <chrono>
@@ -95,6 +95,21 @@ DeviceMatrix make_matrix(Device& dev, std::vector<Buffer>& keep, GgmlType type, 
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
   std::vector<float> row(K);
   for (uint32_t r = 0; r < tile; ++r) {
+    if (!can_quantize(type)) {
+      // No quantizer (Q2_K, Q3_K, IQ4_NL, IQ4_XS): random levels, finite fp16 scales.
+      for (size_t i = 0; i < rb; ++i) q[r * rb + i] = static_cast<uint8_t>(rng());
+      const auto& info = ggml_type_info(type);
+      const std::vector<size_t> halves = type == GgmlType::Q2_K ? std::vector<size_t>{80, 82}
+                                         : type == GgmlType::Q3_K ? std::vector<size_t>{108}
+                                                                  : std::vector<size_t>{0};
+      for (size_t b = 0; b < rb / info.block_bytes; ++b)
+        for (size_t off : halves) {
+          const uint16_t h = fp32_to_fp16(d(rng) * 0.01f);
+          q[r * rb + b * info.block_bytes + off] = static_cast<uint8_t>(h);
+          q[r * rb + b * info.block_bytes + off + 1] = static_cast<uint8_t>(h >> 8);
+        }
+      continue;
+    }
     for (auto& x : row) x = d(rng);
     quantize_row(type, row.data(), q.data() + r * rb, K);
   }
@@ -117,11 +132,12 @@ Buffer filled(Device& dev, size_t floats, uint32_t seed) {
 
 int main(int argc, char** argv) {
   bool quick = false;
-  std::string only;
+  std::string only, types_arg;  // --types q4_k,q2_k,...: the matvec types (default: see below)
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--types" && i + 1 < argc) types_arg = argv[++i];
   }
   setenv("VKGEMMA_VALIDATION", "0", 0);
   Instance inst;
@@ -141,9 +157,23 @@ int main(int argc, char** argv) {
     std::vector<Shape> shapes = {{1536, 6144}, {6144, 1536}, {1536, 262144}};
     std::vector<GgmlType> types = {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16};
     if (!quick)
-      for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q5_K,
-                         GgmlType::BF16, GgmlType::F32})
+      for (GgmlType t : {GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::Q4_0,
+                         GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q5_K, GgmlType::BF16, GgmlType::F32})
         types.push_back(t);
+    if (!types_arg.empty()) {
+      types.clear();
+      for (size_t p = 0; p <= types_arg.size();) {
+        const size_t e = std::min(types_arg.find(',', p), types_arg.size());
+        const auto t = ggml_type_from_name(types_arg.substr(p, e - p));
+        if (!t || !Ops::supports(static_cast<WeightTypeId>(*t))) {
+          std::fprintf(stderr, "kernels_bench: --types: '%s' is not a kernel weight type\n",
+                       types_arg.substr(p, e - p).c_str());
+          return 2;
+        }
+        types.push_back(*t);
+        p = e + 1;
+      }
+    }
     json mv = json::array();
     for (GgmlType t : types)
       for (Shape s : shapes) {

@@ -16,13 +16,17 @@
 namespace vkg {
 namespace ops_detail {
 
-const WType* wtype(WeightTypeId id) {
+std::span<const WType> wtypes() {
   static const WType kTypes[] = {
-      {0, "f32", 32, 128, 1},   {1, "f16", 32, 64, 1},    {30, "bf16", 32, 64, 1}, {2, "q4_0", 32, 18, 8},
-      {3, "q4_1", 32, 20, 4},   {6, "q5_0", 32, 22, 8},   {7, "q5_1", 32, 24, 2},  {8, "q8_0", 32, 34, 8},
-      {12, "q4_k", 256, 144, 1}, {13, "q5_k", 256, 176, 1}, {14, "q6_k", 256, 210, 1},
+#define VKG_WTYPE(name, id, block_elems, block_bytes, unit_blocks) {id, #name, block_elems, block_bytes, unit_blocks},
+#include "weight_types.def"
+#undef VKG_WTYPE
   };
-  for (const auto& t : kTypes)
+  return kTypes;
+}
+
+const WType* wtype(WeightTypeId id) {
+  for (const auto& t : wtypes())
     if (t.id == id) return &t;
   return nullptr;
 }
@@ -77,6 +81,12 @@ Ops::Ops(Device& dev, const OpsVariants& variants) : dev_(dev), v_(variants) {}
 Ops::~Ops() = default;
 
 bool Ops::supports(WeightTypeId type) { return wtype(type) != nullptr; }
+
+std::vector<WeightTypeId> Ops::supported_types() {
+  std::vector<WeightTypeId> ids;
+  for (const auto& t : wtypes()) ids.push_back(t.id);
+  return ids;
+}
 
 const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
                           const std::vector<uint32_t>& spec, uint32_t texel_bindings,

@@ -124,8 +124,11 @@ class Ops {
   KvType kv_type() const { return kv_f32_ ? KvType::F32 : KvType::F16; }
   /// Choose the KV element type. Affects kv_store/attention recorded afterwards.
   void set_kv_type(KvType t) { kv_f32_ = t == KvType::F32; }
-  /// Weight types matmul/get_rows accept (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
+  /// Weight types matmul/get_rows/gate_up_gelu accept: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1,
+  /// Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (the list is runtime/weight_types.def).
   static bool supports(WeightTypeId type);
+  /// The ggml type ids of supports(), in the order of runtime/weight_types.def.
+  static std::vector<WeightTypeId> supported_types();
 
   /// Y[t, r] = sum_k W[r, k] * X[t, k] for t < T, r < W.n_rows.  X: [T, W.ne0], Y: [T, W.n_rows].
   /// Matrix-vector kernels for T < 16 (up to 8 columns per dispatch), tiled matrix-matrix for

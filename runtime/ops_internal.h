@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <algorithm>
+#include <span>
 #include <string>
 
 #include "memory.h"
@@ -19,6 +20,8 @@ struct WType {
   uint32_t unit_blocks;     // blocks per texel-aligned unit (matvec_*_a variant when > 1)
 };
 
+/// Every supported type, in the order of runtime/weight_types.def.
+std::span<const WType> wtypes();
 /// Table entry for a supported type, or nullptr.
 const WType* wtype(WeightTypeId id);
 

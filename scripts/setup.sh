@@ -57,6 +57,8 @@ cross_aarch64() {
 install_missing build-essential cmake ninja-build pkg-config libvulkan-dev libvulkan-volk-dev glslang-tools glslang-dev \
   spirv-tools doctest-dev libfmt-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev liblzma-dev xz-utils \
   mesa-vulkan-drivers vulkan-validationlayers
+# tests/chat.cmake renders Google's chat templates with Debian's jinja2 (/usr/bin/python3).
+install_missing python3 python3-jinja2
 
 if [ "$mode" = cross-aarch64 ]; then
   cross_aarch64

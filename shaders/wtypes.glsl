@@ -1,7 +1,8 @@
 // Weight block formats (ggml-common.h layouts), read from a uniform texel buffer of
 // R32G32B32A32_UINT texels. Included by kernels that read weights; the includer defines
 //   WTYPE                       ggml type id (0 F32, 1 F16, 30 BF16, 2 Q4_0, 3 Q4_1, 6 Q5_0,
-//                               7 Q5_1, 8 Q8_0, 12 Q4_K, 13 Q5_K, 14 Q6_K)
+//                               7 Q5_1, 8 Q8_0, 10 Q2_K, 11 Q3_K, 12 Q4_K, 13 Q5_K, 14 Q6_K,
+//                               20 IQ4_NL, 23 IQ4_XS; the list is runtime/weight_types.def)
 //   uvec4 wtexel(uint i)        the i-th 16-byte texel of the weights (clamped by the includer)
 //
 // A block is handled as BLK_WORDS little-endian 32-bit words relative to the block start
@@ -25,9 +26,13 @@
 #define TY_Q5_0 6
 #define TY_Q5_1 7
 #define TY_Q8_0 8
+#define TY_Q2_K 10
+#define TY_Q3_K 11
 #define TY_Q4_K 12
 #define TY_Q5_K 13
 #define TY_Q6_K 14
+#define TY_IQ4_NL 20
+#define TY_IQ4_XS 23
 #define TY_BF16 30
 
 #if WTYPE == TY_F32
@@ -64,6 +69,26 @@
 #define BLK_ELEMS 32
 #define BLK_BYTES 34
 #define BLK_WORDS 9
+#define SG_ELEMS 32
+#elif WTYPE == TY_IQ4_NL
+#define BLK_ELEMS 32
+#define BLK_BYTES 18
+#define BLK_WORDS 5
+#define SG_ELEMS 32
+#elif WTYPE == TY_Q2_K
+#define BLK_ELEMS 256
+#define BLK_BYTES 84
+#define BLK_WORDS 21
+#define SG_ELEMS 16
+#elif WTYPE == TY_Q3_K
+#define BLK_ELEMS 256
+#define BLK_BYTES 110
+#define BLK_WORDS 28
+#define SG_ELEMS 16
+#elif WTYPE == TY_IQ4_XS
+#define BLK_ELEMS 256
+#define BLK_BYTES 136
+#define BLK_WORDS 34
 #define SG_ELEMS 32
 #elif WTYPE == TY_Q4_K
 #define BLK_ELEMS 256
@@ -134,7 +159,7 @@ void load_block(uint byte_off, out uint W[BLK_WORDS]) { load_block_src(0u, byte_
 
 // Aligned units: UNIT_BLOCKS consecutive blocks filling UNIT_TEXELS whole texels, used when a
 // row is a whole number of units (the block phases inside a unit are then compile-time constants).
-#if WTYPE == TY_Q4_0 || WTYPE == TY_Q8_0 || WTYPE == TY_Q5_0
+#if WTYPE == TY_Q4_0 || WTYPE == TY_Q8_0 || WTYPE == TY_Q5_0 || WTYPE == TY_IQ4_NL
 #define UNIT_BLOCKS 8
 #elif WTYPE == TY_Q4_1
 #define UNIT_BLOCKS 4
@@ -175,6 +200,32 @@ uvec2 scale_min_k4(uint W[BLK_WORDS], uint j) {
 }
 #endif
 
+#if WTYPE == TY_Q3_K
+// 6-bit scale of 16-element group g (0..15), still biased by 32. scales[12] at byte 96 (words
+// 24..26): low nibble from byte g (g < 8) or the high nibble of byte g - 8, top 2 bits from
+// byte 8 + g % 4 at bit 2 * (g / 4).
+uint q3k_scale(uint W[BLK_WORDS], uint g) {
+  uint k = g & 7u;
+  uint lo = (W[24u + (k >> 2)] >> (8u * (k & 3u) + (g >= 8u ? 4u : 0u))) & 0xFu;
+  uint hi = (W[26u] >> (8u * (g & 3u) + 2u * (g >> 2))) & 3u;
+  return lo | (hi << 4);
+}
+#endif
+
+#if WTYPE == TY_IQ4_NL || WTYPE == TY_IQ4_XS
+// ggml's kvalues_iq4nl {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
+// as signed bytes, four per word (little-endian).
+const uvec4 KV_IQ4NL = uvec4(0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u);
+// Levels of the four nibbles in the bytes of w (each byte < 16): the table word by two selects
+// (bits 3 and 2 of the nibble; vectorizes, unlike a dynamic index), the byte by a shift.
+vec4 iq4nl4(uint w) {
+  uvec4 n = bytes4(w);
+  bvec4 b2 = notEqual(n & 4u, uvec4(0u)), b3 = notEqual(n & 8u, uvec4(0u));
+  uvec4 k = mix(mix(uvec4(KV_IQ4NL.x), uvec4(KV_IQ4NL.y), b2), mix(uvec4(KV_IQ4NL.z), uvec4(KV_IQ4NL.w), b2), b3);
+  return vec4(ivec4(k << (24u - 8u * (n & 3u))) >> 24);
+}
+#endif
+
 // Level extraction. qv4s(W, e4) returns the integer levels q of elements 4*e4 .. 4*e4+3 (as
 // floats) multiplied by 1 / xscale4(e4), a compile-time power of two per component: each level
 // is masked in place inside its 32-bit word (one AND) instead of being shifted down, and the
@@ -203,7 +254,8 @@ vec4 xscale4(uint e4) {
   return e4 >= 4u ? NIB_HI_SCALE : NIB_LO_SCALE;
 #elif WTYPE == TY_Q4_K
   return (e4 & 8u) != 0u ? NIB_HI_SCALE : NIB_LO_SCALE;
-#elif WTYPE == TY_Q5_0 || WTYPE == TY_Q5_1 || WTYPE == TY_Q5_K || WTYPE == TY_Q6_K
+#elif WTYPE == TY_Q5_0 || WTYPE == TY_Q5_1 || WTYPE == TY_Q5_K || WTYPE == TY_Q6_K || WTYPE == TY_Q2_K || \
+    WTYPE == TY_Q3_K
   return NIB_LO_SCALE;
 #elif WTYPE == TY_Q8_0
   return vec4(1.0 / 16777216.0);
@@ -250,6 +302,26 @@ vec4 qv4s(uint W[BLK_WORDS], uint e4) {
   w = hi != 0u ? (w >> 4) : w;
   uint h = W[4u + l4] >> (2u * g + hi);      // qh at byte 16, bit 2g (+1 for the high half)
   return byte4s((w & 0x0F0F0F0Fu) | ((h & 0x01010101u) << 4), 0x1Fu);
+#elif WTYPE == TY_Q2_K || WTYPE == TY_Q3_K
+  // Element e = 128n + 32j + 16h + l: 2-bit field j of qs[32n + 16h + l] (Q3_K: plus bit 4n + j
+  // of hmask[16h + l] as the third bit; level 0..7, offset -4 in gmin).
+  uint n = e4 >> 5, j = (e4 >> 3) & 3u, hl4 = e4 & 7u;  // hl4 = (16h + l) / 4
+#if WTYPE == TY_Q2_K
+  return byte4s(W[4u + 8u * n + hl4] >> (2u * j), 0x03u);        // qs at byte 16
+#else
+  uint lo = (W[8u + 8u * n + hl4] >> (2u * j)) & 0x03030303u;    // qs at byte 32
+  uint hb = (W[hl4] >> (4u * n + j)) & 0x01010101u;              // hmask at byte 0
+  return byte4s(lo | (hb << 2), 0x07u);
+#endif
+#elif WTYPE == TY_IQ4_NL
+  // As Q4_0 (qs at byte 2), each nibble mapped through kvalues_iq4nl.
+  uint off = 2u + 4u * (e4 & 3u);
+  uint w = (W[off >> 2] >> 16) | (W[(off >> 2) + 1u] << 16);
+  return iq4nl4(((e4 >= 4u) ? (w >> 4) : w) & 0x0F0F0F0Fu);
+#elif WTYPE == TY_IQ4_XS
+  // Element e = 32ib + 16hi + l: nibble hi of qs[16ib + l] (qs at byte 8).
+  uint w = W[2u + 4u * (e4 >> 3) + (e4 & 3u)];
+  return iq4nl4((((e4 & 4u) != 0u) ? (w >> 4) : w) & 0x0F0F0F0Fu);
 #elif WTYPE == TY_Q6_K
   uint n = e4 >> 5;              // 128-element half
   uint q = (e4 >> 3) & 3u;       // quarter within the half
@@ -270,6 +342,14 @@ float gscale(uint W[BLK_WORDS], uint g) {
   return 1.0;
 #elif WTYPE == TY_Q4_K || WTYPE == TY_Q5_K
   return blk_half(W, 0u) * float(scale_min_k4(W, g).x);
+#elif WTYPE == TY_Q2_K
+  return blk_half(W, 40u) * float((W[g >> 2] >> (8u * (g & 3u))) & 0xFu);   // d at byte 80, scales[g] low nibble
+#elif WTYPE == TY_Q3_K
+  return blk_half(W, 54u) * float(int(q3k_scale(W, g)) - 32);                 // d at byte 108
+#elif WTYPE == TY_IQ4_XS
+  // ls = 4 bits of scales_l (byte 4 + g / 2, nibble g % 2 = bits 4g of word 1) | 2 bits of scales_h << 4
+  uint ls = ((W[1] >> (4u * g)) & 0xFu) | (((W[0] >> (16u + 2u * g)) & 3u) << 4);
+  return blk_half(W, 0u) * float(int(ls) - 32);
 #elif WTYPE == TY_Q6_K
   // group g of 16 elements: half n = g / 8, l-group is = g % 2, quarter q = (g / 2) % 4 -> sc[8n + is + 2q]
   uint si = 8u * (g >> 3) + (g & 1u) + 2u * ((g >> 1) & 3u);
@@ -290,6 +370,10 @@ float gmin(uint W[BLK_WORDS], uint g) {
   return -16.0 * blk_half(W, 0u);
 #elif WTYPE == TY_Q6_K
   return -32.0 * gscale(W, g);
+#elif WTYPE == TY_Q3_K
+  return -4.0 * gscale(W, g);
+#elif WTYPE == TY_Q2_K
+  return -(blk_half(W, 41u) * float((W[g >> 2] >> (8u * (g & 3u) + 4u)) & 0xFu));  // dmin at byte 82, high nibble
 #elif WTYPE == TY_Q4_K || WTYPE == TY_Q5_K
   return -blk_half(W, 1u) * float(scale_min_k4(W, g).y);
 #else
@@ -317,5 +401,12 @@ vec4 deq4(uint W[BLK_WORDS], uint e4) {
   return d1 * q - m1;
 #elif WTYPE == TY_Q6_K
   return gscale(W, e4 >> 2) * (q - 32.0);
+#elif WTYPE == TY_Q2_K
+  // ggml: (d * sc) * q - (dmin * m); the product is exact, only the subtraction rounds.
+  return gscale(W, e4 >> 2) * q + gmin(W, e4 >> 2);
+#elif WTYPE == TY_Q3_K
+  return gscale(W, e4 >> 2) * (q - 4.0);
+#elif WTYPE == TY_IQ4_NL || WTYPE == TY_IQ4_XS
+  return gscale(W, e4 >> 3) * q;   // d (IQ4_XS: d * (ls - 32)) times the table level: exact
 #endif
 }

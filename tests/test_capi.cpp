@@ -694,3 +694,215 @@ TEST_CASE("session misuse, limits and stopping") {
     CHECK(vkgemma_session_free(s) == VKGEMMA_OK);
   }
 }
+
+namespace {
+
+std::string format_json(const vkgemma_model* m, const std::string& messages, const std::string& tools, uint32_t flags) {
+  size_t len = 0;
+  const vkgemma_status s = vkgemma_chat_format_json(m, messages.data(), messages.size(), tools.data(), tools.size(),
+                                                    flags, nullptr, 0, &len);
+  REQUIRE_MESSAGE((s == VKGEMMA_BUFFER_TOO_SMALL || s == VKGEMMA_OK), vkgemma_last_error());
+  std::vector<char> buf(len + 1);
+  REQUIRE(vkgemma_chat_format_json(m, messages.data(), messages.size(), tools.data(), tools.size(), flags, buf.data(),
+                                   buf.size(), &len) == VKGEMMA_OK);
+  return std::string(buf.data(), len);
+}
+
+vkgemma_reply_info reply_info(const vkgemma_reply* r) {
+  vkgemma_reply_info info = {sizeof info};
+  REQUIRE(vkgemma_reply_get_info(r, &info) == VKGEMMA_OK);
+  return info;
+}
+
+struct ReplyHandle {
+  vkgemma_reply* r = nullptr;
+  ReplyHandle() { REQUIRE(vkgemma_reply_create(&r) == VKGEMMA_OK); }
+  ~ReplyHandle() { CHECK(vkgemma_reply_free(r) == VKGEMMA_OK); }
+  ReplyHandle(const ReplyHandle&) = delete;
+  ReplyHandle& operator=(const ReplyHandle&) = delete;
+};
+
+}  // namespace
+
+TEST_CASE("C API replies: a tool-call round trip gives the prompts jinja2 renders") {
+  // Expected prompts: jinja2 renderings of ../shared/reference/gemma-4-E2B-chat-template.jinja
+  // (Hugging Face settings, bos_token "<bos>") of the same conversations written by hand.
+  const std::string tools =
+      R"([{"type": "function", "function": {"name": "get_weather", "description": "Weather lookup",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}])";
+  const std::string decl =
+      "<|tool>declaration:get_weather{description:<|\"|>Weather lookup<|\"|>,parameters:{properties:{city:{type:<|\"|>"
+      "STRING<|\"|>}},required:[<|\"|>city<|\"|>],type:<|\"|>OBJECT<|\"|>}}<tool|>";
+  nlohmann::json messages = nlohmann::json::parse(
+      R"([{"role": "system", "content": "You check the weather."}, {"role": "user", "content": "Weather in Oslo?"}])");
+  // 1. The prompt (model NULL: the E2B/E4B template, which ends at "<|turn>model\n").
+  CHECK(format_json(nullptr, messages.dump(), tools, VKGEMMA_CHAT_ADD_GENERATION_PROMPT) ==
+        "<bos><|turn>system\nYou check the weather." + decl + "<turn|>\n<|turn>user\nWeather in Oslo?<turn|>\n"
+        "<|turn>model\n");
+
+  // 2. A scripted model turn: reasoning, a tool call, the hand-over to the tool.
+  ReplyHandle rh;
+  const std::string out = "<|channel>thought\nI need the weather tool.<channel|><|tool_call>call:get_weather{city:<|\"|>"
+                          "Oslo<|\"|>}<tool_call|><|tool_response>";
+  REQUIRE(vkgemma_reply_parse(rh.r, out.data(), out.size()) == VKGEMMA_OK);
+  const vkgemma_reply_info info = reply_info(rh.r);
+  CHECK(std::string(info.content, info.content_len) == "");
+  CHECK(std::string(info.reasoning) == "I need the weather tool.");
+  CHECK(info.reasoning_len == 24);
+  REQUIRE(info.n_tool_calls == 1);
+  CHECK(nlohmann::json::parse(info.tool_calls_json) ==
+        nlohmann::json::parse(R"([{"name": "get_weather", "arguments": {"city": "Oslo"}}])"));
+  CHECK(std::string(info.error).empty());
+  const char *name = nullptr, *args = nullptr;
+  size_t name_len = 0, args_len = 0;
+  REQUIRE(vkgemma_reply_get_tool_call(rh.r, 0, &name, &name_len, &args, &args_len) == VKGEMMA_OK);
+  CHECK(std::string(name, name_len) == "get_weather");
+  CHECK(nlohmann::json::parse(std::string(args, args_len)) == nlohmann::json{{"city", "Oslo"}});
+  CHECK(vkgemma_reply_get_tool_call(rh.r, 1, &name, nullptr, &args, nullptr) == VKGEMMA_INVALID_ARGUMENT);
+  CHECK(std::string(vkgemma_last_error()).find("out of range") != std::string::npos);
+
+  // 3. Its message and the tool's answer: the model continues its turn after the response.
+  const nlohmann::json msg = nlohmann::json::parse(std::string(info.message_json, info.message_json_len));
+  CHECK(msg["role"] == "assistant");
+  CHECK(msg["tool_calls"][0]["id"] == "call_0");
+  messages.push_back(msg);
+  messages.push_back({{"role", "tool"}, {"tool_call_id", "call_0"}, {"content", "-3 and snow"}});
+  CHECK(format_json(nullptr, messages.dump(), tools, VKGEMMA_CHAT_ADD_GENERATION_PROMPT) ==
+        "<bos><|turn>system\nYou check the weather." + decl + "<turn|>\n<|turn>user\nWeather in Oslo?<turn|>\n"
+        "<|turn>model\n<|channel>thought\nI need the weather tool.\n<channel|><|tool_call>call:get_weather{city:<|\"|>"
+        "Oslo<|\"|>}<tool_call|><|tool_response>response:get_weather{value:<|\"|>-3 and snow<|\"|>}<tool_response|>");
+
+  // 4. The answer, then a new question with thinking on: the old reasoning is gone.
+  const std::string answer = "It is -3 and snowing in Oslo.<turn|>";
+  REQUIRE(vkgemma_reply_parse(rh.r, answer.data(), answer.size()) == VKGEMMA_OK);
+  const vkgemma_reply_info info2 = reply_info(rh.r);
+  CHECK(info2.n_tool_calls == 0);
+  CHECK(std::string(info2.tool_calls_json) == "[]");
+  messages.push_back(nlohmann::json::parse(info2.message_json));
+  messages.push_back({{"role", "user"}, {"content", "Thanks!"}});
+  CHECK(format_json(nullptr, messages.dump(), tools, VKGEMMA_CHAT_ADD_GENERATION_PROMPT | VKGEMMA_CHAT_THINKING) ==
+        "<bos><|turn>system\n<|think|>\nYou check the weather." + decl + "<turn|>\n<|turn>user\nWeather in Oslo?<turn|>\n"
+        "<|turn>model\n<|tool_call>call:get_weather{city:<|\"|>Oslo<|\"|>}<tool_call|><|tool_response>response:"
+        "get_weather{value:<|\"|>-3 and snow<|\"|>}<tool_response|>It is -3 and snowing in Oslo.<turn|>\n"
+        "<|turn>user\nThanks!<turn|>\n<|turn>model\n");
+
+  // Misuse.
+  size_t len = 0;
+  const std::string bad = "[{\"role\": ";
+  CHECK(vkgemma_chat_format_json(nullptr, bad.data(), bad.size(), nullptr, 0, 0, nullptr, 0, &len) ==
+        VKGEMMA_INVALID_ARGUMENT);
+  CHECK(std::string(vkgemma_last_error()).find("messages_json is not valid JSON") != std::string::npos);
+  const std::string no_role = "[{\"content\": \"x\"}]";
+  CHECK(vkgemma_chat_format_json(nullptr, no_role.data(), no_role.size(), nullptr, 0, 0, nullptr, 0, &len) ==
+        VKGEMMA_INVALID_ARGUMENT);
+  const std::string ok = "[]", obj = "{}";
+  CHECK(vkgemma_chat_format_json(nullptr, ok.data(), ok.size(), obj.data(), obj.size(), 0, nullptr, 0, &len) ==
+        VKGEMMA_INVALID_ARGUMENT);  // tools must be an array
+  CHECK(vkgemma_chat_format_json(nullptr, ok.data(), ok.size(), nullptr, 0, 1u << 7, nullptr, 0, &len) ==
+        VKGEMMA_INVALID_ARGUMENT);
+  CHECK(vkgemma_chat_format_json(nullptr, nullptr, 0, nullptr, 0, 0, nullptr, 0, &len) == VKGEMMA_INVALID_ARGUMENT);
+  CHECK(vkgemma_reply_parse(nullptr, "x", 1) == VKGEMMA_INVALID_ARGUMENT);
+  CHECK(vkgemma_reply_parse(rh.r, nullptr, 3) == VKGEMMA_INVALID_ARGUMENT);
+  CHECK(vkgemma_reply_create(nullptr) == VKGEMMA_INVALID_ARGUMENT);
+  CHECK(vkgemma_reply_free(nullptr) == VKGEMMA_OK);
+  vkgemma_reply_info small = {sizeof(size_t)};
+  CHECK(vkgemma_reply_get_info(rh.r, &small) == VKGEMMA_INVALID_ARGUMENT);
+  // A malformed tool call is left out and described.
+  const std::string broken = "Hi <|tool_call>call:f{a:<|\"|>x}<tool_call|>";
+  REQUIRE(vkgemma_reply_parse(rh.r, broken.data(), broken.size()) == VKGEMMA_OK);
+  const vkgemma_reply_info info3 = reply_info(rh.r);
+  CHECK(std::string(info3.content) == "Hi");
+  CHECK(info3.n_tool_calls == 0);
+  CHECK(std::string(info3.error).find("tool call 'f'") != std::string::npos);
+}
+
+TEST_CASE("C API generate_reply: the answer apart, same tokens as vkgemma_generate, the stop token reported") {
+  VKG_REQUIRE_SHARED();
+  CapiValidationGuard guard;
+  ModelHandle mh;
+  // The E2B-style template for a model with per-layer embeddings.
+  const vkgemma_chat_message msg = {"user", "hi"};
+  size_t len = 0;
+  std::vector<char> chat(4096);
+  REQUIRE(vkgemma_chat_format(mh.m, &msg, 1, VKGEMMA_CHAT_ADD_GENERATION_PROMPT, chat.data(), chat.size(), &len) ==
+          VKGEMMA_OK);
+  CHECK(std::string(chat.data(), len).ends_with("<turn|>\n<|turn>model\n"));
+
+  // A prompt and seed with which this random model ends by itself (an end-of-generation token)
+  // within 64 tokens, sampling from the whole vocabulary.
+  const auto prompt = tokenize(mh.m, "The quick brown fox", VKGEMMA_TOKENIZE_ADD_SPECIAL);
+  vkgemma_sampler_params sp = {sizeof sp};
+  REQUIRE(vkgemma_sampler_default_params(&sp) == VKGEMMA_OK);
+  sp.n_predict = 64;
+  sp.seed = 1;
+  sp.temperature = 1.5f;
+  sp.top_k = 0;
+  sp.top_p = 1.0f;
+  sp.min_p = 0.0f;
+  Generated g;
+  {
+    SessionHandle sh(mh.m, 256);
+    g.status = vkgemma_generate(sh.s, prompt.data(), prompt.size(), &sp, collect, &g, &g.stop);
+    REQUIRE(g.status == VKGEMMA_OK);
+  }
+  // The C++ reference for the stop: the host Session on the same file.
+  vkg::test::ValidationGuard vguard;
+  auto model = vkg::Model::load(vkg::test::device(), model_path());
+  vkg::Session cs(*model, {.n_ctx = 256});
+  vkg::GenerateOptions go;
+  go.n_predict = sp.n_predict;
+  go.sampler.seed = sp.seed;
+  go.sampler.temperature = sp.temperature;
+  go.sampler.top_k = sp.top_k;
+  go.sampler.top_p = sp.top_p;
+  go.sampler.min_p = sp.min_p;
+  const auto want = cs.generate(prompt, go, nullptr);
+  REQUIRE_MESSAGE(want.stop == vkg::StopReason::EndOfGeneration,
+                  "pick another seed: this generation must end with an end-of-generation token");
+  CHECK(model->tokenizer().is_eog(want.stop_token));
+  CHECK(g.tokens == want.tokens);
+  CHECK(g.stop == VKGEMMA_STOP_END_OF_GENERATION);
+
+  SessionHandle sh(mh.m, 256);
+  struct Parts {
+    std::string content, reasoning;
+    int calls = 0;
+  } parts;
+  auto cb = [](vkgemma_reply_part part, const char* text, size_t n, void* user) {
+    auto* p = static_cast<Parts*>(user);
+    if (part == VKGEMMA_REPLY_CONTENT) p->content.append(text, n);
+    else if (part == VKGEMMA_REPLY_REASONING) p->reasoning.append(text, n);
+    else ++p->calls;
+    return true;
+  };
+  ReplyHandle rh;
+  REQUIRE(vkgemma_generate_reply(sh.s, prompt.data(), prompt.size(), &sp, cb, &parts, rh.r) == VKGEMMA_OK);
+  const vkgemma_reply_info info = reply_info(rh.r);
+  CHECK(info.stop_reason == VKGEMMA_STOP_END_OF_GENERATION);
+  CHECK(info.stop_token == want.stop_token);
+  vkgemma_stop_reason last = VKGEMMA_STOP_CALLBACK;
+  int32_t last_token = -2;
+  REQUIRE(vkgemma_session_get_last_stop(sh.s, &last, &last_token) == VKGEMMA_OK);
+  CHECK(last == VKGEMMA_STOP_END_OF_GENERATION);
+  CHECK(last_token == want.stop_token);
+  // The synthetic vocabulary has no markup tokens: the answer is the whole text, trimmed.
+  const vkg::ParsedReply parsed = vkg::parse_model_reply(g.text);
+  CHECK(std::string(info.content, info.content_len) == parsed.content);
+  CHECK(parts.content == parsed.content);
+  CHECK(parts.reasoning.empty());
+  CHECK(parts.calls == 0);
+  CHECK(stats_of(sh.s).n_past == prompt.size() + g.tokens.size());  // all delivered tokens evaluated
+
+  // Max tokens: no stop token.
+  SessionHandle sh2(mh.m, 256);
+  sp.n_predict = 2;
+  REQUIRE(vkgemma_generate_reply(sh2.s, prompt.data(), prompt.size(), &sp, nullptr, nullptr, rh.r) == VKGEMMA_OK);
+  CHECK(reply_info(rh.r).stop_reason == VKGEMMA_STOP_MAX_TOKENS);
+  CHECK(reply_info(rh.r).stop_token == -1);
+  REQUIRE(vkgemma_session_get_last_stop(sh2.s, &last, &last_token) == VKGEMMA_OK);
+  CHECK(last == VKGEMMA_STOP_MAX_TOKENS);
+  CHECK(last_token == -1);
+  CHECK(vkgemma_session_get_last_stop(nullptr, &last, &last_token) == VKGEMMA_INVALID_ARGUMENT);
+  CHECK(vkgemma_generate_reply(sh2.s, prompt.data(), prompt.size(), &sp, nullptr, nullptr,
+                               reinterpret_cast<vkgemma_reply*>(sh2.s)) == VKGEMMA_INVALID_ARGUMENT);
+}

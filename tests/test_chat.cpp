@@ -1,11 +1,18 @@
 // Gemma 4 chat formatter and output parser. Every expected string below was derived by executing
-// /work/shared/reference/gemma-4-chat-template.jinja by hand; the comments name the branches.
+// ../shared/reference/gemma-4-31B-chat-template.jinja (ChatTemplate::Large) or
+// gemma-4-E2B-chat-template.jinja (Small) by hand; the comments name the branches. The formatter
+// is also compared with jinja2's renderings of both templates by the chat_jinja test
+// (tests/chat/jinja_compare.cpp).
 // (Set VKG_CHAT_DUMP=<file> to write the conversations and outputs as JSON, e.g. to compare them
 // with a jinja renderer; the test itself needs nothing but this file.)
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include "chat.h"
+#include "chat_stream.h"
+#include "synth.h"
 #include "test_util.h"
+#include "tokenizer.h"
 
 using nlohmann::json;
 using vkg::ChatOptions;
@@ -25,10 +32,11 @@ std::string render(const char* name, const json& messages, const json& tools, Ch
   return out;
 }
 
-ChatOptions opts(bool gen, bool think) {
+ChatOptions opts(bool gen, bool think, vkg::ChatTemplate kind = vkg::ChatTemplate::Large) {
   ChatOptions o;
   o.add_generation_prompt = gen;
   o.enable_thinking = think;
+  o.kind = kind;
   return o;
 }
 
@@ -55,6 +63,29 @@ TEST_CASE("chat 1: one user turn, thinking off, generation prompt") {
   ChatOptions o = opts(false, false);
   o.bos_token = "";
   CHECK(format_chat(m, nullptr, o) == "<|turn>user\nHello!<turn|>\n");
+}
+
+TEST_CASE("chat template per model size: E2B/E4B end the generation prompt at <|turn>model") {
+  // gemma-4-E2B-chat-template.jinja lacks the 31B template's
+  //   {%- if not enable_thinking | default(false) -%}{{- '<|channel>thought\n<channel|>' -}}{%- endif -%}
+  // after '<|turn>model\n'; everything else is the same text.
+  using vkg::ChatTemplate;
+  const json m = json::parse(R"([{"role": "user", "content": "Hello!"}])");
+  CHECK(format_chat(m, nullptr, opts(true, false, ChatTemplate::Small)) ==
+        "<bos><|turn>user\nHello!<turn|>\n<|turn>model\n");
+  CHECK(format_chat(m, nullptr, opts(true, false, ChatTemplate::Large)) ==
+        "<bos><|turn>user\nHello!<turn|>\n<|turn>model\n<|channel>thought\n<channel|>");
+  // Thinking on: "<|think|>" in a system turn, the same generation prompt for both.
+  const std::string think = "<bos><|turn>system\n<|think|>\n<turn|>\n<|turn>user\nHello!<turn|>\n<|turn>model\n";
+  CHECK(format_chat(m, nullptr, opts(true, true, ChatTemplate::Small)) == think);
+  CHECK(format_chat(m, nullptr, opts(true, true, ChatTemplate::Large)) == think);
+  // Without a generation prompt the two agree.
+  CHECK(format_chat(m, nullptr, opts(false, false, ChatTemplate::Small)) ==
+        format_chat(m, nullptr, opts(false, false, ChatTemplate::Large)));
+  // The default is the small template (vkgemma runs E2B/E4B); the choice follows per-layer embeddings.
+  CHECK(ChatOptions{}.kind == ChatTemplate::Small);
+  CHECK(vkg::chat_template_for(true) == ChatTemplate::Small);
+  CHECK(vkg::chat_template_for(false) == ChatTemplate::Large);
 }
 
 TEST_CASE("chat 2: system + multi-turn history, thought stripped from model content") {
@@ -248,4 +279,173 @@ TEST_CASE("chat errors") {
   CHECK_THROWS_AS(format_chat(json::object()), vkg::ChatError);
   CHECK_THROWS_AS(format_chat(json::parse(R"([{"content": "x"}])")), vkg::ChatError);
   CHECK_THROWS_AS(format_chat(json::parse(R"([{"role": "user", "content": "x"}])"), json::object()), vkg::ChatError);
+}
+
+namespace {
+
+// A model turn with everything: a thought channel, an answer around two tool calls whose
+// arguments use <|"|> quoting (with ',', '{', '}' and ':' inside strings), and the hand-over to
+// the tool at the end.
+const std::string kTurn =
+    "<|channel>thought\nThe user wants the weather in \"Paris, FR\".\nTwo calls.\n<channel|>"
+    "Let me check.\n<|tool_call>call:get_weather{city:<|\"|>Paris, FR {x:1}<|\"|>,days:2,"
+    "opts:{metric:true,tags:[<|\"|>a,b<|\"|>,None],ratio:-0.5}}<tool_call|>"
+    "<|tool_call>call:get_time{tz:<|\"|>Europe/Paris<|\"|>}<tool_call|> One moment. <|tool_response>";
+const json kWeatherArgs = json::parse(
+    R"({"city": "Paris, FR {x:1}", "days": 2, "opts": {"metric": true, "tags": ["a,b", null], "ratio": -0.5}})");
+
+struct Collected {
+  std::string content, reasoning;
+  std::vector<json> calls;
+};
+
+/// Feed `pieces` to a ReplyParser, collecting the streamed events.
+std::pair<Collected, vkg::ParsedReply> stream(const std::vector<std::string>& pieces, bool trim = true) {
+  Collected c;
+  vkg::ReplyParser p(
+      [&](const vkg::ReplyEvent& e) {
+        if (e.part == vkg::ReplyPart::Content) c.content += e.text;
+        else if (e.part == vkg::ReplyPart::Reasoning) c.reasoning += e.text;
+        else c.calls.push_back(e.call->to_json());
+      },
+      {.trim = trim});
+  for (const auto& piece : pieces) p.push(piece);
+  return {c, p.finish()};
+}
+
+}  // namespace
+
+TEST_CASE("reply parser: reasoning, answer and tool calls with <|\"|> quoting") {
+  const auto r = vkg::parse_model_reply(kTurn);
+  CHECK(r.reasoning == "The user wants the weather in \"Paris, FR\".\nTwo calls.");
+  // The answer is the text around the calls (joined, trimmed); the trailing <|tool_response> is dropped.
+  CHECK(r.content == "Let me check.\n One moment.");
+  REQUIRE(r.tool_calls.size() == 2);
+  CHECK(r.tool_calls[0].name == "get_weather");
+  CHECK(r.tool_calls[0].arguments == kWeatherArgs);
+  CHECK(r.tool_calls[1].to_json() == json::parse(R"({"name": "get_time", "arguments": {"tz": "Europe/Paris"}})"));
+  CHECK(r.errors.empty());
+
+  // Two thought channels are joined by a newline; a channel without the "thought" label keeps a
+  // first line that has spaces; "<|channel>thought<channel|>" is empty.
+  const auto r2 = vkg::parse_model_reply("<|channel>thought\n A \n<channel|>x<|channel>B c\nd<channel|>"
+                                         "<|channel>thought<channel|>y");
+  CHECK(r2.reasoning == "A\nB c\nd");
+  CHECK(r2.content == "xy");
+  // End markers: nothing after <turn|> or <eos> belongs to the reply.
+  CHECK(vkg::parse_model_reply("Answer.<turn|>\n<|turn>user\nmore").content == "Answer.");
+  CHECK(vkg::parse_model_reply("Answer.<eos>more").content == "Answer.");
+  // Stray markers outside a block never reach the answer.
+  CHECK(vkg::parse_model_reply("a<|\"|>b<tool_response|>c<channel|>d<tool_call|>e<|think|>f<|turn>g<bos>h").content ==
+        "abcdefgh");
+}
+
+TEST_CASE("reply parser: truncated blocks") {
+  // Generation stopped inside a thought channel: the reasoning so far, no answer.
+  auto r = vkg::parse_model_reply("<|channel>thought\nhalf a thou");
+  CHECK(r.reasoning == "half a thou");
+  CHECK(r.content.empty());
+  // Inside the channel's label line.
+  r = vkg::parse_model_reply("<|channel>thou");
+  CHECK(r.reasoning == "thou");
+  // A tool call without <tool_call|> is parsed up to the end when its arguments are complete.
+  r = vkg::parse_model_reply("Sure <|tool_call>call:f{a:<|\"|>x<|\"|>,b:[1,2]}");
+  CHECK(r.content == "Sure");
+  REQUIRE(r.tool_calls.size() == 1);
+  CHECK(r.tool_calls[0].to_json() == json::parse(R"({"name": "f", "arguments": {"a": "x", "b": [1, 2]}})"));
+  // ... and is reported (not returned, not shown) when they are cut off.
+  const auto [c, pr] = stream({"Sure <|tool_call>call:f{a:<|\"|>x<|\"|>,b:[1,"});
+  CHECK(pr.content == "Sure");
+  CHECK(pr.tool_calls.empty());
+  REQUIRE(pr.errors.size() == 1);
+  CHECK(pr.errors[0].find("tool call 'f'") != std::string::npos);
+  CHECK(c.content == "Sure");
+  CHECK_THROWS_AS(vkg::parse_model_reply("Sure <|tool_call>call:f{a:<|\"|>x"), vkg::ChatError);
+  // A marker cut off at the very end is not a marker: it stays text.
+  CHECK(vkg::parse_model_reply("Hello <|chan").content == "Hello <|chan");
+}
+
+TEST_CASE("reply parser: streamed pieces equal the whole-text parse at every split") {
+  const auto whole = vkg::parse_model_reply(kTurn);
+  auto check = [&](const std::vector<std::string>& pieces) {
+    const auto [c, r] = stream(pieces);
+    CHECK(c.content == whole.content);
+    CHECK(c.reasoning == whole.reasoning);
+    REQUIRE(c.calls.size() == 2);
+    CHECK(c.calls[0] == whole.tool_calls[0].to_json());
+    CHECK(c.calls[1] == whole.tool_calls[1].to_json());
+    CHECK(r.content == whole.content);
+    CHECK(r.reasoning == whole.reasoning);
+  };
+  for (size_t i = 0; i <= kTurn.size(); ++i) {
+    CAPTURE(i);
+    check({kTurn.substr(0, i), kTurn.substr(i)});
+  }
+  std::vector<std::string> bytes;
+  for (char ch : kTurn) bytes.emplace_back(1, ch);
+  check(bytes);
+
+  // No markup in any streamed answer piece, whatever the split.
+  Collected c;
+  vkg::ReplyParser p([&](const vkg::ReplyEvent& e) {
+    if (e.part != vkg::ReplyPart::ToolCall)
+      for (std::string_view m : vkg::gemma4_markers()) CHECK(e.text.find(m) == std::string_view::npos);
+  });
+  for (char ch : kTurn + "<turn|>ignored") p.push(std::string_view(&ch, 1));
+  CHECK(p.ended());
+
+  // Untrimmed (run --raw): the answer is the text minus markup, byte for byte.
+  const auto [raw, rr] = stream({"  a <|channel>thought\nx<channel|> b\n"}, /*trim=*/false);
+  CHECK(raw.content == "  a  b\n");
+  CHECK(rr.content == "  a  b\n");
+  CHECK(rr.reasoning == "x");
+}
+
+TEST_CASE("reply parser on tokens: markers typed CONTROL or USER_DEFINED give the same reply") {
+  // Real files type the markup tokens USER_DEFINED (shown by the detokenizer); the synthetic and
+  // older vocabularies type them CONTROL (skipped by it). push_token must see them either way.
+  for (vkg::TokenType type : {vkg::TokenType::Control, vkg::TokenType::UserDefined}) {
+    CAPTURE(static_cast<int>(type));
+    vkg::Vocab v = vkg::synth_vocab(400, 1);
+    for (const char* m : {"<|channel>", "<channel|>", "<|tool_call>", "<tool_call|>", "<|\"|>", "<|tool_response>"}) {
+      v.tokens.emplace_back(m);
+      v.types.push_back(type);
+      v.scores.push_back(0.0f);
+    }
+    const vkg::Tokenizer tok(v);
+    const std::string text = "<|channel>thought\nwhy not<channel|>ok<|tool_call>call:f{q:<|\"|>a b<|\"|>}<tool_call|>";
+    const auto ids = tok.encode(text, false, true);
+    CHECK(std::count(ids.begin(), ids.end(), tok.token_id("<|\"|>")) == 2);  // the markers are single tokens
+    vkg::StreamingDetokenizer detok(tok, /*render_special=*/false);  // as Session::generate
+    vkg::ReplyParser p;
+    for (int32_t id : ids) p.push_token(tok, id, detok.push(id));
+    const auto r = p.finish();
+    CHECK(r.reasoning == "why not");
+    CHECK(r.content == "ok");
+    REQUIRE(r.tool_calls.size() == 1);
+    CHECK(r.tool_calls[0].to_json() == json::parse(R"({"name": "f", "arguments": {"q": "a b"}})"));
+  }
+}
+
+TEST_CASE("tool-call round trip: parsed reply + tool response render as the template expects") {
+  // The reply above enters the history as an OpenAI-style assistant message; with the tool
+  // responses the next prompt is the one the template gives for the hand-written conversation
+  // (chat_jinja compares conversations of this shape with jinja2: reasoning_with_tool_call).
+  const auto r = vkg::parse_model_reply(
+      "<|channel>thought\nI need the weather tool.<channel|><|tool_call>call:get_weather{city:<|\"|>Oslo<|\"|>}"
+      "<tool_call|><|tool_response>");
+  json calls = json::array();
+  for (size_t i = 0; i < r.tool_calls.size(); ++i)
+    calls.push_back({{"id", "c1"}, {"type", "function"},
+                     {"function", {{"name", r.tool_calls[i].name}, {"arguments", r.tool_calls[i].arguments}}}});
+  const json tools = json::parse(kWeatherTool);
+  json history = json::array({{{"role", "user"}, {"content", "Weather in Oslo?"}},
+                              {{"role", "assistant"}, {"content", r.content}, {"reasoning", r.reasoning},
+                               {"tool_calls", calls}},
+                              {{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "-3 and snow"}}});
+  CHECK(format_chat(history, tools, opts(true, false, vkg::ChatTemplate::Small)) ==
+        "<bos><|turn>system\n<|tool>" + kWeatherDecl + "<tool|><turn|>\n<|turn>user\nWeather in Oslo?<turn|>\n"
+        "<|turn>model\n<|channel>thought\nI need the weather tool.\n<channel|>"
+        "<|tool_call>call:get_weather{city:<|\"|>Oslo<|\"|>}<tool_call|>"
+        "<|tool_response>response:get_weather{value:<|\"|>-3 and snow<|\"|>}<tool_response|>");
 }

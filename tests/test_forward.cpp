@@ -73,6 +73,46 @@ TEST_CASE("Vulkan forward matches the golden float64 reference logits (F32 and F
   }
 }
 
+TEST_CASE("IQ4_XS golden (llama-quantize IQ4_XS matrices, Q6_K tables): reference logits, batch and token by token") {
+  VKG_REQUIRE_SHARED();
+  if (!std::filesystem::exists(vkg::test::shared_dir() / "golden/tiny_iq4_xs/logits_ref.f32")) {
+    MESSAGE("SKIPPED: ../shared/golden/tiny_iq4_xs is absent (older golden set)");
+    return;
+  }
+  vkg::test::ValidationGuard guard;
+  auto g = vkg::test::load_golden("tiny_iq4_xs");
+  auto l = load(g.dir / "model.gguf");
+  REQUIRE(l->model.config.n_vocab == g.n_vocab);
+  // The case is what it claims: the layer matrices are IQ4_XS (the GPU kernels read them as such).
+  uint32_t n_iq4_xs = 0;
+  for (const auto& lw : l->model.weights.layers)
+    for (const GgufTensorInfo* t : {lw.attn_q, lw.ffn_gate, lw.ffn_up, lw.ffn_down})
+      n_iq4_xs += t && t->type == GgmlType::IQ4_XS;
+  CHECK(n_iq4_xs == 4 * l->model.weights.layers.size());
+  CHECK(l->weights.layers[0].ffn_up.type == static_cast<WeightTypeId>(GgmlType::IQ4_XS));
+  struct Run {
+    const char* what;
+    ForwardOptions opt;
+    bool sequential;
+  };
+  for (const Run& r : {Run{"batch, F32 KV", {.n_ctx = 256, .kv_f32 = true}, false},
+                       Run{"token by token, F32 KV", {.n_ctx = 256, .max_batch = 1, .kv_f32 = true}, true},
+                       Run{"batch, default KV", {.n_ctx = 256}, false},
+                       Run{"token by token, default KV", {.n_ctx = 256, .max_batch = 1}, true}}) {
+    const std::string what = r.what;
+    CAPTURE(what);
+    auto got = run(*l, g.tokens, r.opt, r.sequential);
+    auto d = vkg::test::compare_logits(got, g.logits_ref, g.n_vocab);
+    auto dl = vkg::test::compare_logits(got, g.logits_llama, g.n_vocab);
+    MESSAGE(fmt::format("tiny_iq4_xs ({}): vs reference max|diff| {:.2e} mean {:.2e} (max|logit| {:.2f}), argmax "
+                        "mismatches {}; vs llama.cpp max {:.3f}, argmax mismatches {}",
+                        r.what, d.max_abs, d.mean_abs, d.max_ref, d.argmax_mismatch, dl.max_abs, dl.argmax_mismatch));
+    CHECK(d.max_abs <= 1e-2 * d.max_ref);
+    CHECK(d.argmax_mismatch == 0);
+    CHECK(dl.argmax_mismatch == 0);
+  }
+}
+
 TEST_CASE("one batch == chunks == token by token, and PLE through staging + transfer == direct") {
   VKG_REQUIRE_SHARED();
   vkg::test::ValidationGuard guard;

@@ -4,7 +4,12 @@
 #include <cmath>
 #include <utility>
 
+#include <set>
+#include <string>
+
+#include "ops_internal.h"
 #include "ops_test.h"
+#include "shader_registry.h"
 
 using namespace vkg;
 using namespace vkg::test;
@@ -175,7 +180,7 @@ TEST_CASE("ops report unsupported shapes and misaligned texel operands as VkErro
   ValidationGuard guard;
   Ops ops(device(), test_variants());
   CHECK(Ops::supports(12));   // Q4_K
-  CHECK(!Ops::supports(10));  // Q2_K: not a kernel type
+  CHECK(!Ops::supports(16));  // IQ2_XXS: not a kernel type
   HostMatrix m = random_matrix(GgmlType::Q8_0, 64, 4, 1);
   std::vector<Buffer> keep;
   DeviceMatrix dm = upload(m, keep);
@@ -185,9 +190,56 @@ TEST_CASE("ops report unsupported shapes and misaligned texel operands as VkErro
   // X not at a multiple of 16 bytes: cannot be a texel view.
   CHECK_THROWS_WITH_AS(ops.matmul(cl, dm, BufferRange(x, 4, 256), y, 1), doctest::Contains("matmul"), VkError);
   DeviceMatrix bad = dm;
-  bad.type = 10;
+  bad.type = 16;
   CHECK_THROWS_WITH_AS(ops.matmul(cl, bad, x, y, 1), doctest::Contains("not supported"), VkError);
   CHECK_THROWS_AS(ops.attention(cl, x, x, x, x, y, 1, 3, 2, 64, 16, 0, 1.0f), VkError);  // 3 heads over 2
   CHECK_THROWS_AS(ops.top_k(cl, x, 10, 11, y, y), VkError);                              // k > n
   cl.end();
+}
+
+TEST_CASE("the weight-type list: runtime table, host layouts and the built shader variants agree") {
+  // The list itself (runtime/weight_types.def), pinned here so that a type cannot drop out unnoticed.
+  using T = GgmlType;
+  std::vector<WeightTypeId> want;
+  for (T t : {T::F32, T::F16, T::BF16, T::Q4_0, T::Q4_1, T::Q5_0, T::Q5_1, T::Q8_0, T::Q2_K, T::Q3_K, T::Q4_K,
+              T::Q5_K, T::Q6_K, T::IQ4_NL, T::IQ4_XS})
+    want.push_back(static_cast<WeightTypeId>(t));
+  std::vector<WeightTypeId> got = Ops::supported_types();
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  CHECK(got == want);
+
+  std::set<std::string> shaders;
+  for (const auto& s : shaders::all()) shaders.insert(s.name);
+  std::set<std::string> expected;
+  for (const ops_detail::WType& w : ops_detail::wtypes()) {
+    const std::string name = w.name;
+    CAPTURE(name);
+    // Name and block layout as the host (ggml-common.h) has them; the float types use 32-element blocks.
+    const auto& info = ggml_type_info(static_cast<GgmlType>(w.id));
+    std::string lower(info.name);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    CHECK(lower == w.name);
+    const uint32_t per = info.block_elems == 1 ? 32 : 1;
+    CHECK(w.block_elems == info.block_elems * per);
+    CHECK(w.block_bytes == info.block_bytes * per);
+    CHECK((w.unit_blocks == 1 || (w.unit_blocks * w.block_bytes) % 16 == 0));  // units fill whole texels
+    CHECK(can_dequantize(static_cast<GgmlType>(w.id)));  // the CPU twin exists
+    // One variant set per type (shaders/shaders.cmake), texel-aligned matvec variants iff units > 1.
+    std::vector<std::string> names = {"matvec_" + lower + "_g", "matmul_" + lower, "get_rows_" + lower,
+                                      "matvec_gate_up_" + lower + "_g"};
+    if (w.unit_blocks > 1) names.insert(names.end(), {"matvec_" + lower + "_a", "matvec_gate_up_" + lower + "_a"});
+    for (const auto& n : names) {
+      CAPTURE(n);
+      CHECK(shaders.count(n) == 1);
+      expected.insert(n);
+    }
+  }
+  // ... and no weight-type variant without a table entry.
+  for (const auto& n : shaders) {
+    const bool weight_kernel = n.rfind("matvec_", 0) == 0 || n.rfind("matmul_", 0) == 0 || n.rfind("get_rows_", 0) == 0;
+    if (!weight_kernel) continue;
+    CAPTURE(n);
+    CHECK(expected.count(n) == 1);
+  }
 }

@@ -4,8 +4,8 @@
 // Error bound of matmul (documented per type): |gpu - ref| <= tol(type) * sum_k |w_k x_k|,
 // where ref is the double-precision product of the dequantized weights (the exact values the
 // GPU decodes) and the GPU accumulates in f32:
-//   F32, F16, BF16, Q8_0, Q6_K (scale only)          tol = 2e-6
-//   Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K (offset/min)  tol = 1e-5
+//   F32, F16, BF16, Q8_0, Q6_K, IQ4_NL, IQ4_XS (scale only)      tol = 2e-6
+//   Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K (offset/min)  tol = 1e-5
 // The kernels compute scale * sum(q x) + min * sum(x) per scale group; for types with an offset
 // the two terms may each exceed sum |w x| (by about the ratio of the offset to the weight
 // magnitude), hence the looser bound. Measured today on lavapipe, random data, K = 6144
@@ -68,7 +68,7 @@ TEST_CASE("matmul matches ref for every weight type (decode widths, odd shapes)"
       CAPTURE(c.T);
       CHECK(run_matmul(ops, t, c, seed++) <= matmul_tol(t));
     }
-    // Texel-aligned rows (the _a variants of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0) and wide T.
+    // Texel-aligned rows (the _a variants of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL) and wide T.
     MatmulCase c{256 * 3, 45, 8, false, 0};
     CAPTURE(ggml_type_info(t).name);
     CHECK(run_matmul(ops, t, c, seed++) <= matmul_tol(t));

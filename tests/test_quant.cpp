@@ -276,6 +276,31 @@ TEST_CASE("dequantize hand-built 32-element blocks (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4
   }
 }
 
+TEST_CASE("dequantize hand-built MXFP4 blocks: E8M0 exponent | 16 bytes; kvalues_mxfp4[q] * 2^(e-128)") {
+  // kvalues_mxfp4 = 2 x the E2M1 values {0, 0.5, 1, 1.5, 2, 3, 4, 6}, negated for codes 8..15.
+  const float kv[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+  for (int e : {130, 127, 1, 0, 254}) {
+    CAPTURE(e);
+    Bytes b(17, 0);
+    b[0] = static_cast<uint8_t>(e);
+    const float d = std::ldexp(1.0f, e - 128);  // 2^-128 and 2^-127 are float subnormals
+    std::vector<float> want(32);
+    for (int j = 0; j < 32; ++j) {
+      const int q = (j * 5 + j / 16) % 16;
+      put_nibble(b, 1 + j % 16, j >= 16, q);
+      want[j] = kv[q] * d;
+    }
+    check_equal(dequant(GgmlType::MXFP4, b, 32), want);
+  }
+  Bytes b(17, 0);
+  b[0] = 130;                  // d = 4
+  b[1] = 0x7F;                 // element 0: code 15 (-12), element 16: code 7 (12)
+  const auto y = dequant(GgmlType::MXFP4, b, 32);
+  CHECK(y[0] == -48.0f);
+  CHECK(y[16] == 48.0f);
+  CHECK(y[1] == 0.0f);
+}
+
 TEST_CASE("dequantize hand-built super-blocks (Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS)") {
   std::vector<float> want(256);
   SUBCASE("Q2_K: scales[16] (lo scale, hi min) | qs[64] | d | dmin") {
@@ -412,6 +437,10 @@ TEST_CASE("dequantize random blocks bit-identically to ggml's per-element expres
       {GgmlType::Q5_1, {0, 2}, [&](const Bytes& b, int e) { return float(q4(b, 8, e) | bit(b, 4, e) << 4) * get_f16(b, 0) + get_f16(b, 2); }},
       {GgmlType::Q8_0, {0}, [&](const Bytes& b, int e) { return float(int8_t(b[2 + e])) * get_f16(b, 0); }},
       {GgmlType::IQ4_NL, {0}, [&](const Bytes& b, int e) { return get_f16(b, 0) * float(kIq4nl[q4(b, 2, e)]); }},
+      {GgmlType::MXFP4, {}, [&](const Bytes& b, int e) {
+         const int8_t kv[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+         return float(kv[q4(b, 1, e)]) * std::ldexp(1.0f, int(b[0]) - 128);
+       }},
       {GgmlType::Q2_K, {80, 82}, [&](const Bytes& b, int e) {
          const int sc = b[e / 16];
          const int q = (b[16 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
@@ -483,6 +512,8 @@ TEST_CASE("unsupported types and bad lengths throw") {
   CHECK(!vkg::can_dequantize(GgmlType::Q8_K));
   CHECK(vkg::can_quantize(GgmlType::Q6_K));
   CHECK(!vkg::can_quantize(GgmlType::IQ4_NL));
+  CHECK(vkg::can_dequantize(GgmlType::MXFP4));
+  CHECK(vkg::can_quantize(GgmlType::MXFP4));
   vkg::dequantize_row(GgmlType::Q4_K, b.data(), y.data(), 0);  // empty row is fine
 }
 
@@ -543,6 +574,12 @@ double roundtrip_bound(GgmlType t, const float* x, int e) {
       return (t == GgmlType::Q4_K ? rj / 30 + R / 900 : rj / 62 + R / 1900) + 0x1p-24;
     }
     case GgmlType::Q6_K: return absmax(x + 16 * (e / 16), 16) / 62 + absmax(x, 256) / 7800 + 0x1p-24;
+    case GgmlType::MXFP4: {
+      const double a = absmax(x, 32);
+      if (a == 0) return 0;
+      const double d = std::ldexp(1.0, int(std::floor(std::log2(a))) - 3);
+      return std::max(2 * d, std::fabs(xe) - 12 * d);
+    }
     default: FAIL("no bound for type"); return 0;
   }
 }
@@ -571,7 +608,7 @@ std::vector<float> make_regime(int regime, std::mt19937& rng, size_t n) {
 TEST_CASE("quantize -> dequantize round trip stays within the documented bounds") {
   const GgmlType types[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
                             GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K,
-                            GgmlType::Q6_K};
+                            GgmlType::Q6_K, GgmlType::MXFP4};
   const size_t n = 256 * 8;
   for (GgmlType t : types) {
     REQUIRE(vkg::can_quantize(t));

@@ -76,12 +76,42 @@ struct HostMatrix {
   const uint8_t* row(uint32_t r) const { return data.data() + r * row_bytes; }
 };
 
-/// Random weights (uniform in [-1, 1] with a per-row scale varying over two decades) quantized to type.
+/// Byte offsets of the fp16 scale fields in a block of the types the project cannot quantize
+/// (ggml-common.h layouts): random blocks get finite scales there.
+inline std::vector<size_t> half_fields(GgmlType t) {
+  switch (t) {
+    case GgmlType::Q2_K: return {80, 82};  // d, dmin
+    case GgmlType::Q3_K: return {108};     // d
+    case GgmlType::IQ4_NL: return {0};     // d
+    case GgmlType::IQ4_XS: return {0};     // d
+    default: return {};
+  }
+}
+
+/// Random weights (uniform in [-1, 1] with a per-row scale varying over two decades) quantized to
+/// type; for a type quantize_row lacks (Q2_K, Q3_K, IQ4_NL, IQ4_XS): random block bytes (every
+/// level, scale and bit pattern) with random finite fp16 scales of the same per-row spread.
 inline HostMatrix random_matrix(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t seed) {
   HostMatrix m{type, ne0, n_rows, ggml_row_bytes(type, ne0), {}};
   m.data.resize(m.row_bytes * n_rows);
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  if (!can_quantize(type)) {
+    const auto& info = ggml_type_info(type);
+    const std::vector<size_t> halves = half_fields(type);
+    REQUIRE(!halves.empty());
+    for (auto& b : m.data) b = static_cast<uint8_t>(rng());
+    for (uint32_t r = 0; r < n_rows; ++r) {
+      const float s = std::pow(10.0f, d(rng)) * 0.02f;
+      for (size_t b = 0; b < m.row_bytes / info.block_bytes; ++b)
+        for (size_t off : halves) {
+          const uint16_t h = fp32_to_fp16(d(rng) * s);
+          uint8_t* p = m.data.data() + r * m.row_bytes + b * info.block_bytes + off;
+          p[0] = static_cast<uint8_t>(h), p[1] = static_cast<uint8_t>(h >> 8);
+        }
+    }
+    return m;
+  }
   std::vector<float> row(ne0);
   for (uint32_t r = 0; r < n_rows; ++r) {
     const float s = std::pow(10.0f, d(rng));
@@ -168,10 +198,13 @@ inline std::string mode_name(ForcedCaps::Mode m) {
   return "?";
 }
 
-/// Every weight type the kernels support.
-inline const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,
-                                  GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
-                                  GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+/// Every weight type the kernels support (runtime/weight_types.def, through Ops::supported_types;
+/// test_ops_basic pins the list).
+inline const std::vector<GgmlType> kTypes = [] {
+  std::vector<GgmlType> v;
+  for (WeightTypeId id : Ops::supported_types()) v.push_back(static_cast<GgmlType>(id));
+  return v;
+}();
 
 /// Elements per weight block; 32 for the float types (tests keep K a multiple of it).
 inline uint32_t block_elems(GgmlType t) {
@@ -179,15 +212,17 @@ inline uint32_t block_elems(GgmlType t) {
 }
 
 /// Documented matmul tolerance relative to sum |w x| (test_ops_matmul.cpp explains it): float
-/// accumulation order, and for types with an offset or min (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K)
-/// the cancellation of the offset term.
+/// accumulation order, and for types with an offset or min (Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K,
+/// Q4_K, Q5_K) the cancellation of the offset term.
 inline double matmul_tol(GgmlType t) {
   switch (t) {
     case GgmlType::F32:
     case GgmlType::F16:
     case GgmlType::BF16:
     case GgmlType::Q8_0:
-    case GgmlType::Q6_K: return 2e-6;
+    case GgmlType::Q6_K:
+    case GgmlType::IQ4_NL:
+    case GgmlType::IQ4_XS: return 2e-6;
     default: return 1e-5;
   }
 }

@@ -79,6 +79,8 @@ Loaded load(const ModelArgs& a) {
   }
   ProgressBar bar(!a.quiet && stderr_tty(), "loading");
   l.model = Model::load(*l.device, path, [&](uint64_t d, uint64_t t) { return bar(d, t); }, a.session());
+  if (!a.quiet)
+    for (const std::string& n : l.model->notices()) std::fprintf(stderr, "vkgemma: %s\n", n.c_str());
   const ResidencyPlan& plan = l.model->residency();
   if (plan.streaming() && !a.quiet)
     std::fprintf(stderr,

@@ -1,0 +1,35 @@
+# Chat template and reply parsing against the official templates rendered by jinja2 (registered
+# from tests/CMakeLists.txt). Both tests read ../shared/reference (the templates are not in the
+# repository) and report a skip (exit 77) without it. jinja2 comes from Debian's python3-jinja2:
+# /usr/bin/python3 first, since a python3 earlier on PATH (pyenv, venv) may lack it.
+find_program(VKG_JINJA_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(NOT VKG_JINJA_PYTHON)
+  find_program(VKG_JINJA_PYTHON NAMES python3)
+endif()
+set(VKG_CHAT_TEMPLATES ${VKG_SHARED_DIR}/reference)
+
+# The C++ formatter equals jinja2 on >= 20 conversations x both templates x thinking/generation prompt.
+add_executable(chat_jinja_compare ${CMAKE_CURRENT_SOURCE_DIR}/chat/jinja_compare.cpp)
+target_link_libraries(chat_jinja_compare PRIVATE vkg_host)
+add_test(NAME chat_jinja COMMAND chat_jinja_compare ${VKG_JINJA_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/chat/render_jinja.py
+         ${VKG_CHAT_TEMPLATES} ${CMAKE_CURRENT_SOURCE_DIR}/data/chat_conversations.json
+         ${PROJECT_BINARY_DIR}/test-scratch/chat_jinja)
+set_tests_properties(chat_jinja PROPERTIES LABELS chat SKIP_RETURN_CODE 77)
+
+# `vkgemma chat` with scripted stdin on the built-in model: replies never show markup, /reset works,
+# a tool call (scripted with /assistant) and its /tool answer give the prompt jinja2 renders.
+add_test(NAME cli_chat_tool_roundtrip COMMAND ${VKG_JINJA_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/chat/chat_roundtrip.py
+         $<TARGET_FILE:vkgemma> ${VKG_CHAT_TEMPLATES} ${PROJECT_BINARY_DIR}/test-scratch/cli_chat_tool_roundtrip)
+set_tests_properties(cli_chat_tool_roundtrip PROPERTIES LABELS "chat;e2e" SKIP_RETURN_CODE 77 TIMEOUT 900
+  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")
+
+# `run --json` reports the reply's parts and why it stopped (the built-in model runs out of -n).
+add_test(NAME cli_run_reply_json COMMAND vkgemma run -q -p "Why is the sky blue?" -n 3 --greedy --json)
+set_tests_properties(cli_run_reply_json PROPERTIES LABELS "chat;e2e"
+  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
+  PASS_REGULAR_EXPRESSION "\"reasoning\": \"\",[^}]*\"stop\": \"max_tokens\",[^}]*\"stop_token\": null,[^}]*\"tool_calls\": \\[\\]"
+  FAIL_REGULAR_EXPRESSION "validation\\]")
+# --raw takes the prompt as is: chat-template options with it are a usage error (exit 2).
+add_test(NAME cli_run_raw_with_think COMMAND sh -c
+  "out=$($<TARGET_FILE:vkgemma> run --raw --think -p hi 2>&1); rc=$?; echo \"$out\"; [ $rc -eq 2 ] && echo \"$out\" | grep -q 'need the chat template'")
+set_tests_properties(cli_run_raw_with_think PROPERTIES LABELS chat)

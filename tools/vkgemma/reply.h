@@ -1,0 +1,60 @@
+// Showing a model turn on the terminal (`run`, `chat`): the answer streamed to stdout with the
+// markup filtered out, tool calls as JSON lines, reasoning only on request and visibly marked.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "chat.h"
+#include "chat_stream.h"
+#include "session.h"
+#include "tokenizer.h"
+
+namespace vkg::cli {
+
+/// Streams one generated turn:
+///  * the answer (ReplyPart::Content) to stdout as it arrives;
+///  * each tool call to stdout as one line `[tool_call] {"name": ..., "arguments": {...}}`;
+///  * the reasoning, when show_reasoning, to stderr between "[reasoning]" and "[/reasoning]"
+///    lines (never on stdout, so a pipe gets the answer only); otherwise it is not shown.
+/// Nothing is printed when print is false (`run --json`).
+class ReplyPrinter {
+ public:
+  ReplyPrinter(const Tokenizer& tok, bool show_reasoning, bool print, bool trim = true);
+  /// Session::generate's token callback: returns false once the turn's end marker was seen.
+  bool on_token(int32_t id, std::string_view piece);
+  /// End of the turn: ends open lines, warns (stderr) about malformed tool calls; the parsed turn.
+  ParsedReply finish();
+
+ private:
+  void on_event(const ReplyEvent& e);
+  void end_reasoning();
+
+  const Tokenizer& tok_;
+  bool show_reasoning_, print_;
+  ReplyParser parser_;
+  bool in_reasoning_ = false;   // "[reasoning]" printed, "[/reasoning]" not yet
+  bool stdout_mid_line_ = false;
+};
+
+/// "eog <turn|> (106)", "max_tokens", ... : why generation stopped (and on which token).
+std::string stop_description(const Tokenizer& tok, const GenerateResult& r);
+
+/// run --json / chat fields for the stop: {"stop": ..., "stop_token": id | null, "stop_token_text": ...}.
+void add_stop_json(nlohmann::json& j, const Tokenizer& tok, const GenerateResult& r);
+
+/// Tool declarations from a JSON file (an array of {"type": "function", "function": {...}}, the
+/// OpenAI / Hugging Face format). Throws std::runtime_error naming the file and the problem.
+nlohmann::json load_tools(const std::string& path);
+
+/// The assistant message for the history (OpenAI style, what format_chat reads back): content,
+/// tool_calls with ids "call_<first_id + i>", and the reasoning when the turn made tool calls
+/// (the template renders reasoning only for those; for a plain answer it is left out).
+nlohmann::json assistant_message(const ParsedReply& reply, size_t first_id);
+
+/// The template variant and BOS text of a loaded model, as format_chat needs them.
+ChatOptions chat_options(const Model& model, bool add_generation_prompt, bool enable_thinking);
+
+} // namespace vkg::cli
