@@ -141,7 +141,7 @@ VKGEMMA_API vkgemma_status vkgemma_model_get_info(const vkgemma_model* model, vk
     check_out_struct(info, "info");
     const vkg::Model& m = *st.model;
     const vkg::Gemma4Config& c = m.config();
-    const uint32_t elem = vkg::select_variants(m.device().caps()).storage16 ? 2 : 4;
+    const uint32_t elem = vkg::Ops(m.device()).kv_type() == vkg::KvType::F16 ? 2 : 4;
     const vkg::Gemma4Footprint fp = vkg::gemma4_footprint(m.gemma(), elem);
 
     vkgemma_model_info d{};

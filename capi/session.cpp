@@ -154,7 +154,7 @@ VKGEMMA_API vkgemma_status vkgemma_session_create(vkgemma_model* model, const vk
 
     // The KV cache must fit the device: say so as OUT_OF_MEMORY before allocating anything.
     vkg::Device& dev = m.device();
-    const uint32_t elem = vkg::select_variants(dev.caps()).storage16 ? 2 : 4;
+    const uint32_t elem = vkg::Ops(dev).kv_type() == vkg::KvType::F16 ? 2 : 4;
     const vkg::KvPlan plan = vkg::plan_kv_cache(c, n_ctx, std::min(p.n_batch, n_ctx), elem);
     const uint64_t avail = dev.caps().device_local_bytes();
     const uint64_t used = dev.allocator().stats().device_local_allocated;

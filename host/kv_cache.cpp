@@ -36,11 +36,14 @@ KvCache::KvCache(Device& dev, const Gemma4Config& c, uint32_t n_ctx, uint32_t ma
     const auto& kl = plan_.layers[l];
     if (!kl.allocated) continue;
     const uint64_t bytes = kl.bytes / 2;
-    if (bytes > dev.caps().max_storage_buffer_range)
+    // Attention binds a layer's K (V) cache whole, as a read-only operand (texel view or storage
+    // buffer: max_read_binding_bytes); kv_store writes it as a storage buffer.
+    const uint64_t limit = std::min(max_read_binding_bytes(dev.caps()), dev.caps().max_storage_buffer_range);
+    if (bytes > limit)
       throw std::runtime_error(fmt::format(
-          "KV cache of layer {} needs {:.1f} MiB in one binding, over the device's maxStorageBufferRange of {:.1f} MiB "
+          "KV cache of layer {} needs {:.1f} MiB in one binding, over the device's limit of {:.1f} MiB per binding "
           "(reduce the context with -c)",
-          l, bytes / 1048576.0, dev.caps().max_storage_buffer_range / 1048576.0));
+          l, bytes / 1048576.0, limit / 1048576.0));
     k_[l] = Buffer(dev, bytes, MemoryUsage::Device);
     v_[l] = Buffer(dev, bytes, MemoryUsage::Device);
   }

@@ -1,7 +1,9 @@
 // The KV cache of a Gemma 4 session (DESIGN.md §4): only KV-owning layers allocate one.
 // Sliding layers keep a ring of window + max_batch positions (a batch is appended before its
 // queries attend, so the ring must also hold the batch); full layers keep n_ctx positions.
-// Position p lives in slot p % ring_size. Elements are F16 where the device has 16-bit storage.
+// Position p lives in slot p % ring_size. Elements are F16 (packed pairs in 32-bit words, any
+// device) unless the session asks for F32. One layer's K (V) cache is one binding: it must fit
+// max_read_binding_bytes().
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -18,11 +18,14 @@ PlePager::PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch,
       row_bytes_(device_row_bytes(table)), transfer_(dev, QueueKind::Transfer) {
   device_type_ = *device_weight_type(table.type, table.ne[0]);
   const uint64_t slot_bytes = row_bytes_ * max_batch;
-  if (slot_bytes > dev.caps().max_storage_buffer_range)
-    throw std::runtime_error(fmt::format("PLE rows of a {}-token batch take {} bytes, over maxStorageBufferRange",
-                                         max_batch, slot_bytes));
-  // Padded: kernels may bind weight rows as texel buffers whose views round up to whole texels.
+  // A slot is one DeviceMatrix part read by get_rows (texel view or storage buffer), whose
+  // binding rounds up to whole 16-byte texels: the padded slot must fit one read binding.
   const uint64_t alloc_bytes = (slot_bytes + 255) / 256 * 256;
+  if (alloc_bytes > max_read_binding_bytes(dev.caps()))
+    throw std::runtime_error(fmt::format(
+        "PLE rows of a {}-token batch take {} bytes, over the device's limit of {} bytes per binding (reduce the "
+        "batch size)",
+        max_batch, alloc_bytes, max_read_binding_bytes(dev.caps())));
   for (uint32_t s = 0; s < kSlots; ++s) device_.emplace_back(dev, alloc_bytes, MemoryUsage::Device);
   direct_ = !force_staging && device_[0].host_visible();
   for (uint32_t s = 0; s < kSlots; ++s) {

@@ -67,8 +67,11 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
   vkEnumerateDeviceExtensionProperties(pd, nullptr, &n_ext, nullptr);
   std::vector<VkExtensionProperties> exts(n_ext);
   vkEnumerateDeviceExtensionProperties(pd, nullptr, &n_ext, exts.data());
-  for (const auto& e : exts)
+  bool sgc_ext = false;  // VK_EXT_subgroup_size_control (core in 1.3; the instance asks for 1.2)
+  for (const auto& e : exts) {
     if (std::strcmp(e.extensionName, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME) == 0) c.memory_budget_ext = true;
+    if (std::strcmp(e.extensionName, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0) sgc_ext = true;
+  }
 
   VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceSubgroupSizeControlProperties sgc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES};
@@ -76,10 +79,8 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
   VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   props.pNext = &sg;
   sg.pNext = &drv;
-  VkPhysicalDeviceProperties base{};
-  vkGetPhysicalDeviceProperties(pd, &base);
-  const bool v13 = base.apiVersion >= VK_API_VERSION_1_3;
-  if (v13) drv.pNext = &sgc;
+  const bool sgc_ok = sgc_ext;  // the subgroup-size-control structs are valid to chain
+  if (sgc_ok) drv.pNext = &sgc;
   vkGetPhysicalDeviceProperties2(pd, &props);
   const auto& p = props.properties;
 
@@ -91,10 +92,11 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
   c.type = p.deviceType;
   c.api_version = p.apiVersion;
   c.driver_version = p.driverVersion;
+  c.driver_id = drv.driverID;
   c.subgroup_size = sg.subgroupSize;
   c.subgroup_ops = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ? sg.supportedOperations : 0;
-  c.min_subgroup_size = v13 ? sgc.minSubgroupSize : sg.subgroupSize;
-  c.max_subgroup_size = v13 ? sgc.maxSubgroupSize : sg.subgroupSize;
+  c.min_subgroup_size = sgc_ok ? sgc.minSubgroupSize : sg.subgroupSize;
+  c.max_subgroup_size = sgc_ok ? sgc.maxSubgroupSize : sg.subgroupSize;
   c.max_shared_memory = p.limits.maxComputeSharedMemorySize;
   c.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
   for (int i = 0; i < 3; ++i) {
@@ -102,9 +104,12 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
     c.max_workgroup_count[i] = p.limits.maxComputeWorkGroupCount[i];
   }
   c.max_storage_buffer_range = p.limits.maxStorageBufferRange;
+  c.max_uniform_buffer_range = p.limits.maxUniformBufferRange;
   c.max_push_constants = p.limits.maxPushConstantsSize;
   c.max_storage_buffers_per_stage = p.limits.maxPerStageDescriptorStorageBuffers;
+  c.max_texel_buffers_per_stage = p.limits.maxPerStageDescriptorSampledImages;
   c.min_storage_buffer_offset_alignment = p.limits.minStorageBufferOffsetAlignment;
+  c.min_uniform_buffer_offset_alignment = p.limits.minUniformBufferOffsetAlignment;
   c.max_texel_buffer_elements = p.limits.maxTexelBufferElements;
   c.min_texel_buffer_offset_alignment = p.limits.minTexelBufferOffsetAlignment;
   c.timestamp_period_ns = p.limits.timestampPeriod;
@@ -117,7 +122,7 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, &f12};
   VkPhysicalDeviceSubgroupSizeControlFeatures fsgc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
-  if (v13) f12.pNext = &fsgc;
+  if (sgc_ok) f12.pNext = &fsgc;
   VkPhysicalDeviceFeatures2 f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f11};
   vkGetPhysicalDeviceFeatures2(pd, &f);
   c.fp16_arith = f12.shaderFloat16;
@@ -126,7 +131,8 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
   c.storage8 = f12.storageBuffer8BitAccess;
   c.timeline_semaphore = f12.timelineSemaphore;
   c.int64 = f.features.shaderInt64;
-  c.subgroup_size_control = v13 && fsgc.subgroupSizeControl && fsgc.computeFullSubgroups;
+  c.subgroup_size_control = sgc_ok && fsgc.subgroupSizeControl && fsgc.computeFullSubgroups &&
+                            (sgc.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
 
   // lavapipe compiles shaders in this process, for this process's architecture.
 #if defined(__x86_64__) || defined(__i386__)

@@ -27,6 +27,7 @@ struct DeviceCaps {
   uint32_t vendor_id = 0, device_id = 0;
   VkPhysicalDeviceType type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
   uint32_t api_version = 0, driver_version = 0;
+  VkDriverId driver_id = static_cast<VkDriverId>(0);  // VkPhysicalDeviceDriverProperties::driverID
 
   // Arithmetic and storage features (Vulkan 1.2 core feature bits).
   bool fp16_arith = false, int8_arith = false;
@@ -37,21 +38,28 @@ struct DeviceCaps {
   // Subgroups.
   uint32_t subgroup_size = 1;
   VkSubgroupFeatureFlags subgroup_ops = 0;    // supported operations in compute
+  // A compute pipeline may require a subgroup size in [min_subgroup_size, max_subgroup_size]
+  // (VK_EXT_subgroup_size_control, core in Vulkan 1.3 and enabled as the extension since the
+  // instance asks for 1.2: subgroupSizeControl + computeFullSubgroups, compute in
+  // requiredSubgroupSizeStages).
   bool subgroup_size_control = false;
   uint32_t min_subgroup_size = 1, max_subgroup_size = 1;
 
-  // Limits.
-  uint32_t max_shared_memory = 16384;
-  uint32_t max_workgroup_invocations = 128;
-  uint32_t max_workgroup_size[3] = {128, 128, 64};
-  uint32_t max_workgroup_count[3] = {65535, 65535, 65535};
-  uint64_t max_storage_buffer_range = 1u << 27;
-  uint32_t max_push_constants = 128;
-  uint32_t max_storage_buffers_per_stage = 8;
-  uint64_t max_allocation_size = 1ull << 30;
-  uint64_t min_storage_buffer_offset_alignment = 256;
-  uint64_t max_texel_buffer_elements = 65536;          // texels per uniform texel buffer view
-  uint64_t min_texel_buffer_offset_alignment = 256;
+  // Limits (VkPhysicalDeviceLimits; defaults are the Vulkan 1.2 required limits).
+  uint32_t max_shared_memory = 16384;                   // maxComputeSharedMemorySize
+  uint32_t max_workgroup_invocations = 128;             // maxComputeWorkGroupInvocations
+  uint32_t max_workgroup_size[3] = {128, 128, 64};      // maxComputeWorkGroupSize
+  uint32_t max_workgroup_count[3] = {65535, 65535, 65535};  // maxComputeWorkGroupCount
+  uint64_t max_storage_buffer_range = 1u << 27;         // maxStorageBufferRange
+  uint64_t max_uniform_buffer_range = 16384;            // maxUniformBufferRange
+  uint32_t max_push_constants = 128;                    // maxPushConstantsSize
+  uint32_t max_storage_buffers_per_stage = 4;           // maxPerStageDescriptorStorageBuffers
+  uint32_t max_texel_buffers_per_stage = 16;            // maxPerStageDescriptorSampledImages (uniform texel buffers count here)
+  uint64_t max_allocation_size = 1ull << 30;            // maxMemoryAllocationSize
+  uint64_t min_storage_buffer_offset_alignment = 256;   // minStorageBufferOffsetAlignment
+  uint64_t min_uniform_buffer_offset_alignment = 256;   // minUniformBufferOffsetAlignment
+  uint64_t max_texel_buffer_elements = 65536;           // maxTexelBufferElements: texels per uniform texel buffer view
+  uint64_t min_texel_buffer_offset_alignment = 256;     // minTexelBufferOffsetAlignment
   float timestamp_period_ns = 1.0f;
   bool timestamps = false;           // timestamps on the compute queue
   bool transfer_timestamps = false;  // ... on the transfer queue (the compute queue's when there is no transfer family)

@@ -223,6 +223,7 @@ Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
   }
   std::vector<const char*> exts;
   if (caps_.memory_budget_ext) exts.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+  if (caps_.subgroup_size_control) exts.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
 
   VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &want};
   dci.queueCreateInfoCount = n_q;

@@ -70,11 +70,21 @@ Kernel::Kernel(Device& dev, KernelDesc desc) : dev_(dev), desc_(std::move(desc))
   if (desc_.push_bytes % 4 != 0 || desc_.push_bytes > caps.max_push_constants)
     throw VkError(fmt::format("shader '{}': {} push-constant bytes (device allows {})", desc_.shader,
                               desc_.push_bytes, caps.max_push_constants));
-  // Texel bindings are uniform texel buffers, counted against a different (larger) limit.
-  const uint32_t n_storage = desc_.n_buffers - static_cast<uint32_t>(std::popcount(desc_.texel_bindings));
+  // Texel bindings are uniform texel buffers, counted against maxPerStageDescriptorSampledImages.
+  const uint32_t n_texel = static_cast<uint32_t>(std::popcount(desc_.texel_bindings));
+  const uint32_t n_storage = desc_.n_buffers - n_texel;
   if (n_storage > caps.max_storage_buffers_per_stage)
     throw VkError(fmt::format("shader '{}': {} storage buffers (device allows {} per stage)", desc_.shader,
                               n_storage, caps.max_storage_buffers_per_stage));
+  if (n_texel > caps.max_texel_buffers_per_stage)
+    throw VkError(fmt::format("shader '{}': {} uniform texel buffers (device allows {} sampled images per stage)",
+                              desc_.shader, n_texel, caps.max_texel_buffers_per_stage));
+  if (desc_.required_subgroup_size &&
+      (!caps.subgroup_size_control || desc_.required_subgroup_size < caps.min_subgroup_size ||
+       desc_.required_subgroup_size > caps.max_subgroup_size))
+    throw VkError(fmt::format("shader '{}': requires subgroup size {}, which the device cannot set (sizes {}..{}{})",
+                              desc_.shader, desc_.required_subgroup_size, caps.min_subgroup_size,
+                              caps.max_subgroup_size, caps.subgroup_size_control ? "" : ", no size control"));
 
   try {
     create(*found);
@@ -130,7 +140,7 @@ void Kernel::create(const shaders::EmbeddedShader& shader) {
   cpci.stage.module = module_;
   cpci.stage.pName = "main";
   cpci.stage.pSpecializationInfo = &si;
-  if (desc_.required_subgroup_size && caps.subgroup_size_control) {
+  if (desc_.required_subgroup_size) {
     rss.requiredSubgroupSize = desc_.required_subgroup_size;
     cpci.stage.pNext = &rss;
     cpci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;

@@ -28,8 +28,10 @@ struct KernelDesc {
   uint32_t n_buffers = 1;
   uint32_t push_bytes = 0;      // must be a multiple of 4 and <= caps.max_push_constants
   std::vector<uint32_t> spec;   // specialization constants, ids 0..n-1
-  uint32_t required_subgroup_size = 0;  // 0: driver's choice
+  uint32_t required_subgroup_size = 0;  // 0: driver's choice; else required with full subgroups
+                                        // (needs DeviceCaps::subgroup_size_control, else VkError)
   uint32_t texel_bindings = 0;          // bit i: binding i is a uniform texel buffer (RGBA32UI)
+  uint32_t r32_bindings = 0;            // subset of texel_bindings viewed as R32_UINT (4-byte texels)
 };
 
 /// A compute pipeline with its layouts. Created through the device's pipeline cache.

@@ -31,8 +31,10 @@ const WType* wtype(WeightTypeId id) {
   return nullptr;
 }
 
-TexelBinding texel_binding(const Device& dev, const BufferRange& r, uint64_t bytes, const char* what) {
-  const uint64_t align = std::max<uint64_t>(16, dev.caps().min_texel_buffer_offset_alignment);
+TexelBinding read_binding(const Device& dev, const BufferRange& r, uint64_t bytes, bool texel, const char* what) {
+  const auto& caps = dev.caps();
+  const uint64_t align =
+      std::max<uint64_t>(16, texel ? caps.min_texel_buffer_offset_alignment : caps.min_storage_buffer_offset_alignment);
   require(r.offset % 16 == 0, what, fmt::format("buffer offset {} is not a multiple of 16 bytes", r.offset));
   const uint64_t base = r.offset / align * align;
   TexelBinding tb;
@@ -42,8 +44,31 @@ TexelBinding texel_binding(const Device& dev, const BufferRange& r, uint64_t byt
   tb.range.offset = base;
   tb.range.range = view_bytes;
   tb.texels = static_cast<uint32_t>(view_bytes / 16);
-  require(tb.texels <= dev.caps().max_texel_buffer_elements, what,
-          fmt::format("{} bytes exceed the device's texel-buffer limit", bytes));
+  if (texel)
+    require(tb.texels <= caps.max_texel_buffer_elements, what,
+            fmt::format("{} bytes exceed the device's texel-buffer limit ({} texels of 16 bytes)", bytes,
+                        caps.max_texel_buffer_elements));
+  else
+    require(view_bytes <= caps.max_storage_buffer_range, what,
+            fmt::format("{} bytes exceed the device's maxStorageBufferRange of {} bytes", bytes,
+                        caps.max_storage_buffer_range));
+  return tb;
+}
+
+TexelBinding small_binding(const Device& dev, const BufferRange& r, uint64_t bytes, const char* what) {
+  const auto& caps = dev.caps();
+  const uint64_t align = std::max<uint64_t>(4, caps.min_texel_buffer_offset_alignment);
+  require(r.offset % 4 == 0, what, fmt::format("buffer offset {} is not a multiple of 4 bytes", r.offset));
+  const uint64_t base = r.offset / align * align;
+  TexelBinding tb;
+  tb.texel0 = static_cast<uint32_t>((r.offset - base) / 4);
+  tb.range = r;
+  tb.range.offset = base;
+  tb.range.range = r.offset - base + bytes;
+  tb.texels = static_cast<uint32_t>(tb.range.range / 4);
+  require(tb.texels <= caps.max_texel_buffer_elements, what,
+          fmt::format("{} bytes exceed the device's texel-buffer limit ({} texels of 4 bytes)", bytes,
+                      caps.max_texel_buffer_elements));
   return tb;
 }
 
@@ -52,6 +77,7 @@ TexelBinding texel_binding(const Device& dev, const BufferRange& r, uint64_t byt
 using namespace ops_detail;
 
 Ops::Ops(Device& dev) : dev_(dev), v_(select_variants(dev.caps())) {}
+Ops::Ops(Device& dev, const OpsVariants& variants) : dev_(dev), v_(variants) {}
 Ops::~Ops() = default;
 
 bool Ops::supports(WeightTypeId type) { return wtype(type) != nullptr; }
@@ -64,10 +90,10 @@ std::vector<WeightTypeId> Ops::supported_types() {
 
 const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
                           const std::vector<uint32_t>& spec, uint32_t texel_bindings,
-                          uint32_t required_subgroup_size) {
+                          uint32_t required_subgroup_size, uint32_t r32_bindings) {
   std::string key = shader;
   for (uint32_t s : spec) key += fmt::format(":{}", s);
-  key += fmt::format("/{}/{}", texel_bindings, required_subgroup_size);
+  key += fmt::format("/{}/{}/{}", texel_bindings, required_subgroup_size, r32_bindings);
   auto it = kernels_.find(key);
   if (it != kernels_.end()) return *it->second;
   KernelDesc d;
@@ -77,6 +103,7 @@ const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_
   d.spec = spec;
   d.texel_bindings = texel_bindings;
   d.required_subgroup_size = required_subgroup_size;
+  d.r32_bindings = r32_bindings;
   auto k = std::make_unique<Kernel>(dev_, d);
   const Kernel& ref = *k;
   kernels_.emplace(key, std::move(k));
@@ -137,8 +164,7 @@ std::vector<MatrixPartLayout> matrix_parts(const DeviceCaps& caps, WeightTypeId 
   require(t != nullptr, "upload_matrix", fmt::format("weight type {} is not supported", type));
   require(ne0 % t->block_elems == 0 && row_bytes == uint64_t{ne0} / t->block_elems * t->block_bytes,
           "upload_matrix", fmt::format("{} elements per row / {} bytes do not fit type {}", ne0, row_bytes, t->name));
-  const uint64_t limit =
-      std::min<uint64_t>(caps.max_storage_buffer_range, caps.max_texel_buffer_elements * 16) - kMatrixPad;
+  const uint64_t limit = max_read_binding_bytes(caps) - kMatrixPad;
   require(row_bytes <= limit, "upload_matrix", fmt::format("a row of {} bytes exceeds one buffer binding", row_bytes));
   const uint32_t rows_per_part = static_cast<uint32_t>(std::min<uint64_t>(n_rows, limit / row_bytes));
   std::vector<MatrixPartLayout> parts;

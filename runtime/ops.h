@@ -9,15 +9,21 @@
 // next decode step after the host rewrites those buffers.
 //
 // Operand placement: weights (DeviceMatrix parts), matmul X, attention q / K cache / V cache and
-// argmax/top_k inputs are read through uniform texel buffers (16-byte texels, see
-// KernelDesc::texel_bindings), so their BufferRange offsets must be multiples of 16 bytes
-// (any multiple: the view starts at the device's alignment below it). Other operands are
-// storage buffers (offsets aligned to minStorageBufferOffsetAlignment as usual).
+// argmax/top_k inputs are read as 16-byte texels (shaders/fetch.glsl): through uniform texel
+// buffers where OpsVariants::texel_reads (CPU drivers whose texel-view limit covers every
+// binding), else through readonly storage buffers. Their BufferRange offsets must be multiples
+// of 16 bytes (any multiple: the binding starts at the device's alignment below it). Attention
+// positions are always a small texel view (offset a multiple of 16 bytes too). Other operands
+// are storage buffers (offsets aligned to minStorageBufferOffsetAlignment as usual). No kernel
+// binds more than 4 storage buffers in the storage-read variants (the Vulkan minimum of
+// maxPerStageDescriptorStorageBuffers), except the fused gate_up_gelu, which falls back to
+// separate ops on such devices.
 //
-// Scratch: attention over long caches (decode: always split in chunks for parallelism; any T:
-// more than 32768 keys) and top_k/argmax over long inputs use the buffer given to
-// set_scratch(); without it they fall back to single-pass kernels, or throw VkError where none
-// exists (attention over > 32768 keys, top_k with large k over long inputs). Ops that use the
+// Scratch: attention over long caches (decode: always split in chunks for parallelism; any T,
+// on drivers with a loop-iteration limit (OpsVariants::max_loop_iterations, lavapipe): more than
+// 32768 keys) and top_k/argmax over long inputs use the buffer given to set_scratch(); without
+// it they fall back to single-pass kernels, or throw VkError where none exists (attention over
+// > 32768 keys, top_k with large k over long inputs, on such drivers). Ops that use the
 // scratch insert their own barriers; two such ops must not run concurrently (a barrier between
 // them, as data dependencies give anyway).
 #pragma once
@@ -40,7 +46,7 @@ using WeightTypeId = uint32_t;
 
 /// A weight matrix on the device: n_rows rows of ne0 elements in ggml type `type`, stored in
 /// one or more parts, each a contiguous run of whole rows within one buffer binding of at most
-/// maxStorageBufferRange bytes (large matrices are split by rows transparently).
+/// max_read_binding_bytes() (large matrices are split by rows transparently).
 struct DeviceMatrix {
   struct Part {
     BufferRange range;     // bytes of rows [first_row, first_row + n_rows)
@@ -54,15 +60,27 @@ struct DeviceMatrix {
   std::vector<Part> parts;
 };
 
-/// KV cache element type.
+/// KV cache element type. F16 caches hold packHalf2x16 pairs in 32-bit words, so they need no
+/// 16-bit storage feature.
 enum class KvType { F32, F16 };
 
 /// Which variants ops use; filled from the device's capability record by select_variants().
+/// Tests may change fields (e.g. force texel_reads off) and pass the record to Ops.
 struct OpsVariants {
   bool subgroup_arith = false;   // use subgroupAdd etc.
   bool fp16_arith = false;
-  bool storage16 = false;        // 16-bit storage: F16 KV cache, 16-bit loads
+  bool storage16 = false;        // 16-bit storage feature (no kernel needs it today)
   bool storage8 = false;
+  // Read-only operands (shaders/fetch.glsl) through uniform texel buffers (true) or readonly
+  // storage buffers (false: shader variants NAME_sb). Texel views where they pay off (CPU
+  // drivers: lavapipe turns texel fetches into plain vector loads) and the device's texel-view
+  // limit covers every binding a plan may make (maxTexelBufferElements * 16 >=
+  // maxStorageBufferRange); storage buffers otherwise (GPUs, SwiftShader's 1 MiB texel views).
+  bool texel_reads = false;
+  // Most loop iterations one invocation may run in all, 0 when unlimited. Mesa llvmpipe (lavapipe)
+  // ends every loop nest of an invocation after 65535 iterations (LP_MAX_TGSI_LOOP_ITERATIONS);
+  // attention chunks and top_k passes are sized below it there, and only there.
+  uint32_t max_loop_iterations = 0;
   bool soft_half = false;        // half -> float with integer ops (driver workaround; set by Kernel)
   uint32_t subgroup_size = 1;
   uint32_t max_workgroup_invocations = 128;
@@ -74,27 +92,37 @@ struct OpsVariants {
   uint32_t matmul_rows = 32;     // weight rows per workgroup,
   uint32_t matmul_tokens = 4;    // tokens per invocation
   bool attn_decode_subgroup = false;  // decode attention splits head dims over one fixed-size subgroup
+  // Subgroup size attn_decode requires at pipeline creation (VK_EXT_subgroup_size_control /
+  // Vulkan 1.3), 0 where the device's size is fixed (min == max subgroup size).
+  uint32_t attn_decode_required_subgroup = 0;
   std::string describe() const;  // one line for `vkgemma devices`
 };
 
 /// The one place where kernel variants are chosen from capabilities.
 OpsVariants select_variants(const struct DeviceCaps& caps);
 
+/// Largest byte range one binding of a read-only operand (weights part, KV cache of a layer, PLE
+/// slot) may span on this device: maxStorageBufferRange, and where select_variants() picks texel
+/// reads also maxTexelBufferElements * 16 bytes (so forcing storage reads never breaks a plan).
+/// Planning (matrix_parts, KV cache, PLE slots) checks against this.
+uint64_t max_read_binding_bytes(const struct DeviceCaps& caps);
+
 /// Records compute ops. Pipelines are created lazily and cached per (shader, specialization).
 /// Errors: VkError naming the op for a shape/type it does not support.
 class Ops {
  public:
   explicit Ops(Device& dev);
+  /// Ops with the given variants (tests: e.g. select_variants(caps) with texel_reads forced off).
+  Ops(Device& dev, const OpsVariants& variants);
   ~Ops();
   Ops(const Ops&) = delete;
   Ops& operator=(const Ops&) = delete;
 
   Device& device() const { return dev_; }
   const OpsVariants& variants() const { return v_; }
-  /// KV cache element type: F16 where the device has 16-bit storage, unless set_kv_type(F32).
-  KvType kv_type() const { return v_.storage16 && !kv_f32_ ? KvType::F16 : KvType::F32; }
-  /// Choose the KV element type (F16 falls back to F32 without 16-bit storage). Affects
-  /// kv_store/attention recorded afterwards.
+  /// KV cache element type: F16 (packed in 32-bit words: any device) unless set_kv_type(F32).
+  KvType kv_type() const { return kv_f32_ ? KvType::F32 : KvType::F16; }
+  /// Choose the KV element type. Affects kv_store/attention recorded afterwards.
   void set_kv_type(KvType t) { kv_f32_ = t == KvType::F32; }
   /// Weight types matmul/get_rows/gate_up_gelu accept: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1,
   /// Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (the list is runtime/weight_types.def).
@@ -187,7 +215,7 @@ class Ops {
  private:
   const Kernel& kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
                        const std::vector<uint32_t>& spec, uint32_t texel_bindings = 0,
-                       uint32_t required_subgroup_size = 0);
+                       uint32_t required_subgroup_size = 0, uint32_t r32_bindings = 0);
   /// Rows per invocation of the matrix-vector kernels for a part of n_rows rows and nc columns.
   uint32_t matvec_rows_for(uint32_t n_rows, uint32_t nc) const;
   void matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,
@@ -200,7 +228,7 @@ class Ops {
 };
 
 /// How a weight matrix is split into parts (DeviceMatrix::Part): runs of whole rows, each at
-/// most one buffer binding (maxStorageBufferRange, maxTexelBufferElements) minus kMatrixPad.
+/// most one buffer binding (max_read_binding_bytes) minus kMatrixPad.
 /// Every part is followed by kMatrixPad zero bytes on the device (kernels may read up to one
 /// texel past a row's end). Throws VkError if the type is unsupported or one row is too big.
 struct MatrixPartLayout {
@@ -212,7 +240,7 @@ std::vector<MatrixPartLayout> matrix_parts(const struct DeviceCaps& caps, Weight
                                            uint32_t n_rows, uint64_t row_bytes);
 
 /// Upload helper: lay out a weight matrix (host bytes, ggml blocks, n_rows rows of row_bytes)
-/// into device buffers split by rows at maxStorageBufferRange, in `buffers` (appended; the
+/// into device buffers split by rows as matrix_parts() says, in `buffers` (appended; the
 /// caller keeps them alive), and return its DeviceMatrix. On host-visible (UMA) memory the
 /// bytes are written directly.
 DeviceMatrix upload_matrix(Device& dev, std::vector<Buffer>& buffers, WeightTypeId type, uint32_t ne0,

@@ -21,7 +21,7 @@ static_assert(sizeof(KvStorePush) == 8, "must match kv_store.comp");
 struct AttnPush {
   uint32_t T, n_head, n_kv, hd, ring_size, window;
   float scale;
-  uint32_t n_chunks, pad0, q_t0, k_t0, v_t0, pad;
+  uint32_t n_chunks, pos_t0, q_t0, k_t0, v_t0, pad;
 };
 static_assert(sizeof(AttnPush) == 52, "must match attention.comp");
 
@@ -42,15 +42,20 @@ AttnShape attn_shape(uint32_t T, uint32_t G, uint32_t max_inv) {
 }
 
 /// Key chunks per (workgroup of rows, KV head). Decode-sized T: enough chunks for every core
-/// (flash-decoding). Any T: at most kMaxChunkKeys keys per chunk, because Mesa's lavapipe ends
-/// every loop of an invocation after 65535 iterations in all (LP_MAX_TGSI_LOOP_ITERATIONS).
+/// (flash-decoding). Any T, on drivers that end loops after 65535 iterations per invocation
+/// (OpsVariants::max_loop_iterations: Mesa's lavapipe, LP_MAX_TGSI_LOOP_ITERATIONS): at most
+/// max_chunk_keys() keys per chunk; elsewhere no limit.
 constexpr uint32_t kMaxChunks = 64;
 constexpr uint32_t kDecodeMaxT = 8;
-constexpr uint32_t kMaxChunkKeys = 32768;
-uint32_t attn_chunks(uint32_t T, uint32_t n_kv, uint32_t n_wgs, uint32_t ring_size, uint32_t window) {
+constexpr uint32_t kLoopChunkKeys = 32768;  // keys per chunk under a 65535-iteration loop limit
+uint32_t max_chunk_keys(const OpsVariants& v) {
+  return v.max_loop_iterations ? std::min<uint32_t>(kLoopChunkKeys, v.max_loop_iterations / 2) : UINT32_MAX;
+}
+uint32_t attn_chunks(const OpsVariants& v, uint32_t T, uint32_t n_kv, uint32_t n_wgs, uint32_t ring_size,
+                     uint32_t window) {
   const uint64_t keys = window ? std::min<uint64_t>(uint64_t{window} + T, uint64_t{ring_size} + T)
                                : uint64_t{ring_size} + T;
-  const uint32_t by_limit = ceil_div(keys, kMaxChunkKeys);
+  const uint32_t by_limit = ceil_div(keys, max_chunk_keys(v));
   if (T > kDecodeMaxT) return by_limit;
   const uint32_t by_work = ceil_div(32, uint64_t{n_wgs} * n_kv);      // enough workgroups for every core
   const uint32_t by_keys = ceil_div(keys, 128);                       // at least ~128 keys per chunk
@@ -83,42 +88,47 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
   const uint32_t G = n_head / n_kv;
   const AttnShape sh = attn_shape(T, G, v_.max_workgroup_invocations);
   require(sh.n_wgs <= 65535 && n_kv <= 65535, "attention", "too many queries");
-  uint32_t n_chunks = attn_chunks(T, n_kv, sh.n_wgs, ring_size, window);
-  const uint32_t min_chunks = attn_chunks(kDecodeMaxT + 1, n_kv, sh.n_wgs, ring_size, window);
+  uint32_t n_chunks = attn_chunks(v_, T, n_kv, sh.n_wgs, ring_size, window);
+  const uint32_t min_chunks = attn_chunks(v_, kDecodeMaxT + 1, n_kv, sh.n_wgs, ring_size, window);
+  const uint64_t max_binding = dev_.caps().max_storage_buffer_range;
   auto fits = [&](uint32_t c) {
-    return !empty(scratch_) && scratch_.range != VK_WHOLE_SIZE && scratch_.range >= attn_partial_bytes(c, T, n_head, hd);
+    const uint64_t need = attn_partial_bytes(c, T, n_head, hd);
+    return !empty(scratch_) && scratch_.range != VK_WHOLE_SIZE && scratch_.range >= need && need <= max_binding;
   };
   while (n_chunks > min_chunks && !fits(n_chunks)) n_chunks = std::max(min_chunks, n_chunks / 2);
   require(n_chunks == 1 || fits(n_chunks), "attention",
           fmt::format("{} keys need {} chunks: set a scratch buffer of Ops::scratch_bytes()", ring_size, n_chunks));
   const bool f16 = kv_type() == KvType::F16;
   const uint64_t kv_bytes = uint64_t{ring_size} * n_kv * hd * (f16 ? 2 : 4);
-  const TexelBinding qb = texel_binding(dev_, q, uint64_t{T} * n_head * hd * 4, "attention (q)");
-  const TexelBinding kb = texel_binding(dev_, k_cache, kv_bytes, "attention (k cache)");
-  const TexelBinding vb = texel_binding(dev_, v_cache, kv_bytes, "attention (v cache)");
+  const TexelBinding qb = read_binding(dev_, v_, q, uint64_t{T} * n_head * hd * 4, "attention (q)");
+  const TexelBinding kb = read_binding(dev_, v_, k_cache, kv_bytes, "attention (k cache)");
+  const TexelBinding vb = read_binding(dev_, v_, v_cache, kv_bytes, "attention (v cache)");
+  // Positions: always a small R32 texel view (T <= 65535 fits the minimum texel limit), so the
+  // storage-read variants bind 4 storage buffers (q, K, V, output), the Vulkan minimum.
+  require(T <= 65535, "attention", "T over 65535");
+  const TexelBinding pb = small_binding(dev_, pos, uint64_t{T} * 4, "attention (pos)");
+  const uint32_t mask = fetch_mask(v_, 0b00111, 0b01000), r32 = 0b01000;
 
   // Decode: head dims split over one subgroup (every K/V row read once per subgroup).
   const uint32_t S = v_.subgroup_size;
   if (T <= kDecodeMaxT && v_.attn_decode_subgroup && (hd == 128 || hd == 256 || hd == 512) &&
       hd % ((f16 ? 8 : 4) * S) == 0 && G <= 16) {
     const uint64_t keys = window ? std::min<uint64_t>(window, ring_size) : ring_size;
+    const uint32_t by_limit = ceil_div(keys, max_chunk_keys(v_));
     uint32_t n_chunks = std::max<uint32_t>(
-        ceil_div(keys, kMaxChunkKeys),
-        std::min<uint32_t>({ceil_div(32, uint64_t{n_kv} * T), ceil_div(keys, 64), kMaxChunks}));
-    while (n_chunks > 1 && !(!empty(scratch_) && scratch_.range != VK_WHOLE_SIZE &&
-                             scratch_.range >= attn_partial_bytes(n_chunks, T, n_head, hd)))
-      n_chunks /= 2;
-    if (n_chunks >= ceil_div(keys, kMaxChunkKeys)) {
-      const Kernel& k = kernel(fmt::format("attn_decode_h{}_{}", hd, f16 ? "f16" : "f32"), 6, sizeof(AttnPush),
-                               {S, G}, 0b111);
-      AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, 0, qb.texel0, kb.texel0, vb.texel0, 0};
+        by_limit, std::min<uint32_t>({ceil_div(32, uint64_t{n_kv} * T), ceil_div(keys, 64), kMaxChunks}));
+    while (n_chunks > 1 && !fits(n_chunks)) n_chunks /= 2;
+    if (n_chunks >= by_limit) {
+      const Kernel& k = kernel(fetch_shader(v_, fmt::format("attn_decode_h{}_{}", hd, f16 ? "f16" : "f32")), 5,
+                               sizeof(AttnPush), {S, G}, mask, v_.attn_decode_required_subgroup, r32);
+      AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, pb.texel0, qb.texel0, kb.texel0, vb.texel0, 0};
       if (n_chunks == 1) {
-        cl.dispatch(k, {qb.range, kb.range, vb.range, pos, out, out}, p, 1, n_kv, T);
+        cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, out}, p, 1, n_kv, T);
         return;
       }
       const BufferRange part = sub_range(scratch_, 0, attn_partial_bytes(n_chunks, T, n_head, hd));
       cl.barrier();  // earlier users of the scratch buffer are done
-      cl.dispatch(k, {qb.range, kb.range, vb.range, pos, out, part}, p, n_chunks, n_kv, T);
+      cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, part}, p, n_chunks, n_kv, T);
       cl.barrier();
       const uint32_t mwg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
       cl.dispatch(kernel("attn_merge", 2, sizeof(MergePush), {mwg}), {part, out}, MergePush{T, n_head, hd, n_chunks},
@@ -128,16 +138,16 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
   }
 
   const uint32_t hd_variant = hd <= 128 ? 128 : hd <= 256 ? 256 : 512;
-  const Kernel& k = kernel(fmt::format("attention_h{}_{}", hd_variant, f16 ? "f16" : "f32"), 6, sizeof(AttnPush),
-                           {sh.wg}, 0b111);
-  AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, 0, qb.texel0, kb.texel0, vb.texel0, 0};
+  const Kernel& k = kernel(fetch_shader(v_, fmt::format("attention_h{}_{}", hd_variant, f16 ? "f16" : "f32")), 5,
+                           sizeof(AttnPush), {sh.wg}, mask, 0, r32);
+  AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, pb.texel0, qb.texel0, kb.texel0, vb.texel0, 0};
   if (n_chunks == 1) {
-    cl.dispatch(k, {qb.range, kb.range, vb.range, pos, out, out}, p, 1, n_kv, sh.n_wgs);
+    cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, out}, p, 1, n_kv, sh.n_wgs);
     return;
   }
   const BufferRange part = sub_range(scratch_, 0, attn_partial_bytes(n_chunks, T, n_head, hd));
   cl.barrier();  // earlier users of the scratch buffer are done
-  cl.dispatch(k, {qb.range, kb.range, vb.range, pos, out, part}, p, n_chunks, n_kv, sh.n_wgs);
+  cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, part}, p, n_chunks, n_kv, sh.n_wgs);
   cl.barrier();
   const uint32_t mwg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
   const Kernel& m = kernel("attn_merge", 2, sizeof(MergePush), {mwg});
@@ -147,12 +157,14 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
 uint64_t Ops::scratch_bytes(uint32_t max_T, uint32_t max_heads, uint32_t max_hd, uint32_t max_ctx,
                             uint32_t n_vocab) const {
   // Attention partials: the most chunks a call can use (n_kv = 1, one workgroup of rows for
-  // decode sizes; prefill only splits caches longer than kMaxChunkKeys).
+  // decode sizes; prefill only splits caches longer than max_chunk_keys()).
   uint64_t attn = 0;
   for (uint32_t t = 1; t <= std::min(max_T, kDecodeMaxT); ++t)
-    attn = std::max(attn, attn_partial_bytes(attn_chunks(t, 1, 1, max_ctx, 0), t, max_heads, max_hd));
+    attn = std::max(attn, attn_partial_bytes(attn_chunks(v_, t, 1, 1, max_ctx, 0), t, max_heads, max_hd));
   if (max_T > kDecodeMaxT)
-    attn = std::max(attn, attn_partial_bytes(attn_chunks(max_T, 1, 1, max_ctx, 0), max_T, max_heads, max_hd));
+    attn = std::max(attn, attn_partial_bytes(attn_chunks(v_, max_T, 1, 1, max_ctx, 0), max_T, max_heads, max_hd));
+  // attention() never uses more partials than one storage binding holds.
+  attn = std::min<uint64_t>(attn, dev_.caps().max_storage_buffer_range);
   return round_up(attn, 256) + select_scratch_bytes(n_vocab);
 }
 

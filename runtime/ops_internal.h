@@ -28,16 +28,36 @@ const WType* wtype(WeightTypeId id);
 inline uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
 inline uint64_t round_up(uint64_t a, uint64_t b) { return (a + b - 1) / b * b; }
 
-/// A texel-buffer binding for `bytes` bytes starting at r.offset: the view starts at the
-/// offset rounded down to the device's minTexelBufferOffsetAlignment, `texel0` is where the
-/// data starts in it (in 16-byte texels). Throws VkError naming `what` when r.offset is not a
-/// multiple of 16.
+/// The binding of a read-only operand (shaders/fetch.glsl) of `bytes` bytes starting at
+/// r.offset: a uniform texel view (texel = true) or a storage-buffer range. It starts at the
+/// offset rounded down to the device's minimum offset alignment for the kind, and `texel0` is
+/// where the data starts in it (in 16-byte texels). Throws VkError naming `what` when r.offset
+/// is not a multiple of 16 or the binding exceeds the kind's limit (maxTexelBufferElements
+/// texels; maxStorageBufferRange bytes).
 struct TexelBinding {
   BufferRange range;
   uint32_t texel0 = 0;
-  uint32_t texels = 0;  // texels in the view
+  uint32_t texels = 0;  // texels in the binding
 };
-TexelBinding texel_binding(const Device& dev, const BufferRange& r, uint64_t bytes, const char* what);
+TexelBinding read_binding(const Device& dev, const BufferRange& r, uint64_t bytes, bool texel, const char* what);
+/// read_binding in the access kind the variants pick.
+inline TexelBinding read_binding(const Device& dev, const OpsVariants& v, const BufferRange& r, uint64_t bytes,
+                                 const char* what) {
+  return read_binding(dev, r, bytes, v.texel_reads, what);
+}
+/// A binding of a small int32 / uint32 operand (fetch.glsl SMALL_TEXELS: attention positions) as
+/// an R32_UINT texel view, whatever the variants: `bytes` bytes from r.offset (a multiple of 4);
+/// texel0 counts 4-byte texels. Throws VkError naming `what` over maxTexelBufferElements texels.
+TexelBinding small_binding(const Device& dev, const BufferRange& r, uint64_t bytes, const char* what);
+/// Shader variant of a fetch.glsl kernel: `name` (texel views) or `name_sb` (storage buffers).
+inline std::string fetch_shader(const OpsVariants& v, const std::string& name) {
+  return v.texel_reads ? name : name + "_sb";
+}
+/// KernelDesc::texel_bindings of a fetch.glsl kernel: `fetched` (its TEXELS bindings) when the
+/// variants read through texel views, plus `small` (its SMALL_TEXELS bindings) always.
+inline uint32_t fetch_mask(const OpsVariants& v, uint32_t fetched, uint32_t small = 0) {
+  return (v.texel_reads ? fetched : 0u) | small;
+}
 
 /// A sub-range of r (offset/size in bytes relative to r).
 inline BufferRange sub_range(const BufferRange& r, uint64_t off, uint64_t size) {

@@ -48,9 +48,10 @@ void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix
   // and double on tall matrices (enough workgroups either way). A push constant: one pipeline.
   const uint32_t wg = v_.matvec_wg;
   const uint32_t nr = matvec_rows_for(part.n_rows, nc);
-  const Kernel& k = kernel(shader, 3, sizeof(MatvecPush), {wg, 2 * v_.matvec_rows, nc}, 0b011);
-  const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
-  const TexelBinding xb = texel_binding(dev_, X, uint64_t{t0 + nc} * W.ne0 * 4, "matmul (X)");
+  const Kernel& k = kernel(fetch_shader(v_, shader), 3, sizeof(MatvecPush), {wg, 2 * v_.matvec_rows, nc},
+                           fetch_mask(v_, 0b011));
+  const TexelBinding wb = read_binding(dev_, v_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
+  const TexelBinding xb = read_binding(dev_, v_, X, uint64_t{t0 + nc} * W.ne0 * 4, "matmul (X)");
   MatvecPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
                part.first_row, W.n_rows, t0, accumulate ? 1u : 0u, nr};
   cl.dispatch(k, {wb.range, xb.range, Y}, p, ceil_div(part.n_rows, uint64_t{wg} * nr));
@@ -71,12 +72,13 @@ void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, c
     const uint32_t wg = std::min<uint32_t>(v_.matmul_wg, v_.max_workgroup_invocations);
     const uint32_t r = v_.matmul_rows;
     const uint32_t tv = std::clamp<uint32_t>(ceil_div(T, wg), 1, v_.matmul_tokens);  // no idle token slots
-    const Kernel& k = kernel(fmt::format("matmul_{}", t.name), 3, sizeof(MatmulPush), {wg, r, tv}, 0b011);
-    const TexelBinding xb = texel_binding(dev_, X, uint64_t{T} * W.ne0 * 4, "matmul (X)");
+    const Kernel& k =
+        kernel(fetch_shader(v_, fmt::format("matmul_{}", t.name)), 3, sizeof(MatmulPush), {wg, r, tv}, fetch_mask(v_, 0b011));
+    const TexelBinding xb = read_binding(dev_, v_, X, uint64_t{T} * W.ne0 * 4, "matmul (X)");
     const uint32_t tiles = ceil_div(T, uint64_t{wg} * tv);
     require(tiles <= 65535, "matmul", "T too large");
     for (const auto& part : W.parts) {
-      const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
+      const TexelBinding wb = read_binding(dev_, v_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
       MatmulPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
                    part.first_row, W.n_rows, T, accumulate ? 1u : 0u, r};
       const Grid g = grid_for(ceil_div(part.n_rows, r));
@@ -107,8 +109,13 @@ void Ops::gate_up_gelu(CommandList& cl, const DeviceMatrix& gate, const DeviceMa
           "gate and up differ in type or shape");
   require(T > 0, "gate_up_gelu", "T must be positive");
   const bool norm = !empty(norm_weight);
+  // The fused kernel binds 5 buffers: storage buffers all with storage reads, over the Vulkan
+  // minimum of 4 per stage that some devices have.
+  const auto& caps = dev_.caps();
+  const uint32_t fused_storage = v_.texel_reads ? 1 : 5;
   const bool fused = T < kMatmulMinT && gate.parts.size() == 1 && up.parts.size() == 1 &&
-                     (!norm || norm_weight.offset % 16 == 0) && sizeof(GateUpPush) <= dev_.caps().max_push_constants;
+                     (!norm || norm_weight.offset % 16 == 0) && sizeof(GateUpPush) <= caps.max_push_constants &&
+                     fused_storage <= caps.max_storage_buffers_per_stage;
   if (!fused) {
     BufferRange xn = x;
     if (norm) {
@@ -127,16 +134,17 @@ void Ops::gate_up_gelu(CommandList& cl, const DeviceMatrix& gate, const DeviceMa
   const bool aligned = t.unit_blocks > 1 && gate.ne0 % (t.unit_blocks * t.block_elems) == 0;
   const std::string shader = fmt::format("matvec_gate_up_{}_{}", t.name, aligned ? "a" : "g");
   const uint32_t wg = v_.matvec_wg;
-  const TexelBinding gb = texel_binding(dev_, pg.range, uint64_t{pg.n_rows} * gate.row_bytes, "gate_up_gelu (gate)");
-  const TexelBinding ub = texel_binding(dev_, pu.range, uint64_t{pu.n_rows} * up.row_bytes, "gate_up_gelu (up)");
-  const TexelBinding nb = norm ? texel_binding(dev_, norm_weight, uint64_t{gate.ne0} * 4, "gate_up_gelu (norm)")
+  const TexelBinding gb = read_binding(dev_, v_, pg.range, uint64_t{pg.n_rows} * gate.row_bytes, "gate_up_gelu (gate)");
+  const TexelBinding ub = read_binding(dev_, v_, pu.range, uint64_t{pu.n_rows} * up.row_bytes, "gate_up_gelu (up)");
+  const TexelBinding nb = norm ? read_binding(dev_, v_, norm_weight, uint64_t{gate.ne0} * 4, "gate_up_gelu (norm)")
                                : TexelBinding{};
   for (uint32_t t0 = 0; t0 < T; t0 += 8) {
     const uint32_t nc = std::min<uint32_t>(8, T - t0);
     // Each invocation accumulates nr rows of both matrices: half the rows of a plain matvec.
     const uint32_t nr = std::max<uint32_t>(1, matvec_rows_for(gate.n_rows, nc) / 2);
-    const Kernel& k = kernel(shader, 5, sizeof(GateUpPush), {wg, 2 * v_.matvec_rows, nc}, 0b10111);
-    const TexelBinding xb = texel_binding(dev_, x, uint64_t{t0 + nc} * gate.ne0 * 4, "gate_up_gelu (x)");
+    const Kernel& k = kernel(fetch_shader(v_, shader), 5, sizeof(GateUpPush), {wg, 2 * v_.matvec_rows, nc},
+                             fetch_mask(v_, 0b10111));
+    const TexelBinding xb = read_binding(dev_, v_, x, uint64_t{t0 + nc} * gate.ne0 * 4, "gate_up_gelu (x)");
     GateUpPush p{{gate.ne0, gate.n_rows, static_cast<uint32_t>(gate.row_bytes), gb.texels, gb.texel0 * 16u,
                   xb.texel0, 0, gate.n_rows, t0, 0, nr},
                  ub.texels, ub.texel0 * 16u, nb.texel0, norm ? 1u : 0u, eps};
@@ -157,10 +165,11 @@ void Ops::get_rows(CommandList& cl, const DeviceMatrix& W, const BufferRange& id
   const WType& t = checked_type(W, "get_rows");
   if (T == 0) return;
   const uint32_t wg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
-  const Kernel& k = kernel(fmt::format("get_rows_{}", t.name), 3, sizeof(GetRowsPush), {wg}, 0b001);
+  const Kernel& k =
+      kernel(fetch_shader(v_, fmt::format("get_rows_{}", t.name)), 3, sizeof(GetRowsPush), {wg}, fetch_mask(v_, 0b001));
   const uint32_t nblk = W.ne0 / t.block_elems;
   for (const auto& part : W.parts) {
-    const TexelBinding wb = texel_binding(dev_, part.range, uint64_t{part.n_rows} * W.row_bytes, "get_rows");
+    const TexelBinding wb = read_binding(dev_, v_, part.range, uint64_t{part.n_rows} * W.row_bytes, "get_rows");
     GetRowsPush p{W.ne0, part.n_rows, part.first_row, static_cast<uint32_t>(W.row_bytes), wb.texels,
                   wb.texel0 * 16u, scale, 0};
     cl.dispatch(k, {wb.range, ids, out}, p, ceil_div(nblk, wg), T);

@@ -34,11 +34,15 @@ uint64_t select_scratch_bytes(uint32_t n_vocab) {
 } // namespace ops_detail
 
 namespace {
-// Mesa's llvmpipe/lavapipe stops any loop nest after 65535 iterations per invocation
-// (LP_MAX_TGSI_LOOP_ITERATIONS); a selection pass runs k rounds over items/wg items each, plus
-// the reduction loop of each round: wg / subgroup_size iterations with subgroup arithmetic (64 for
-// 256 invocations on 4-wide subgroups, as arm64 lavapipe has), log2(wg) without.
-constexpr uint64_t kLoopBudget = 60000;
+// Where the driver stops any loop nest after a number of iterations per invocation
+// (OpsVariants::max_loop_iterations; Mesa's llvmpipe/lavapipe: 65535, LP_MAX_TGSI_LOOP_ITERATIONS),
+// a selection pass must stay below it: it runs k rounds over items/wg items each, plus the
+// reduction loop of each round: wg / subgroup_size iterations with subgroup arithmetic (64 for
+// 256 invocations on 4-wide subgroups, as arm64 lavapipe has), log2(wg) without. Budget: the
+// limit less ~8% of slack. Other drivers have no such limit.
+uint64_t loop_budget(const OpsVariants& v) {
+  return v.max_loop_iterations ? uint64_t{v.max_loop_iterations} * 60000 / 65535 : UINT64_MAX;
+}
 
 uint64_t reduce_iterations(const OpsVariants& v, uint32_t wg) {
   if (v.subgroup_arith) return ceil_div(wg, std::max(1u, v.subgroup_size)) + 1;
@@ -55,7 +59,7 @@ void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch
   const uint32_t max_wg = pow2_floor(std::min<uint32_t>(256, v.max_workgroup_invocations));
   const uint32_t wg = std::min<uint32_t>(64, max_wg);
   const std::string sg = v.subgroup_arith ? "_sg" : "";
-  const TexelBinding xb = texel_binding(dev, x, uint64_t{n} * 4, op);
+  const TexelBinding xb = read_binding(dev, v, x, uint64_t{n} * 4, op);
   uint32_t groups = select_groups(n);
   const uint64_t need = uint64_t{groups} * k * 8;
   if (empty(scratch) || scratch.range == VK_WHOLE_SIZE || scratch.range < need + 256) groups = 1;
@@ -64,9 +68,9 @@ void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch
   if (groups == 1) {
     // One workgroup over everything: as wide as the device allows.
     const uint32_t big = pow2_floor(std::min<uint32_t>(1024, v.max_workgroup_invocations));
-    require((ceil_div(n, big) + reduce_iterations(v, big)) * k <= kLoopBudget, op,
+    require((ceil_div(n, big) + reduce_iterations(v, big)) * k <= loop_budget(v), op,
             fmt::format("k = {} over {} items needs the scratch buffer (Ops::set_scratch)", k, n));
-    cl.dispatch(kern("select_x" + sg, big), {xb.range, dummy, dummy, ids, has_vals ? vals : dummy},
+    cl.dispatch(kern("select_x" + sg, big), {xb.range, dummy, ids, has_vals ? vals : dummy},
                 SelectPush{n, k, n, 1, has_vals ? 1u : 0u, xb.texel0}, 1);
     return;
   }
@@ -74,21 +78,21 @@ void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch
   const uint64_t off = (scratch.range - need) / 256 * 256;
   const BufferRange cand = sub_range(scratch, off, need);
   const uint32_t slice = ceil_div(n, groups);
-  require((ceil_div(slice, wg) + reduce_iterations(v, wg)) * k <= kLoopBudget &&
-              (ceil_div(groups * k, max_wg) + reduce_iterations(v, max_wg)) * k <= kLoopBudget,
+  require((ceil_div(slice, wg) + reduce_iterations(v, wg)) * k <= loop_budget(v) &&
+              (ceil_div(groups * k, max_wg) + reduce_iterations(v, max_wg)) * k <= loop_budget(v),
           op, fmt::format("k = {} over {} items is too much work per invocation", k, n));
   cl.barrier();  // earlier users of the scratch buffer are done
-  cl.dispatch(kern("select_x" + sg, wg), {xb.range, cand, cand, ids, ids}, SelectPush{n, k, slice, 0, 0, xb.texel0},
+  cl.dispatch(kern("select_x" + sg, wg), {xb.range, cand, ids, ids}, SelectPush{n, k, slice, 0, 0, xb.texel0},
               groups);
   cl.barrier();
-  cl.dispatch(kern("select_p" + sg, max_wg), {xb.range, cand, cand, ids, has_vals ? vals : dummy},
+  cl.dispatch(kern("select_p" + sg, max_wg), {xb.range, cand, ids, has_vals ? vals : dummy},
               SelectPush{groups * k, k, groups * k, 1, has_vals ? 1u : 0u, 0}, 1);
 }
 } // namespace
 
 void Ops::argmax(CommandList& cl, const BufferRange& x, uint32_t n, const BufferRange& out) {
   auto kern = [&](const std::string& name, uint32_t wg) -> const Kernel& {
-    return kernel(name, 5, sizeof(SelectPush), {wg}, 0b00001);
+    return kernel(fetch_shader(v_, name), 4, sizeof(SelectPush), {wg}, fetch_mask(v_, 0b0001));
   };
   record_select(dev_, v_, scratch_, kern, cl, x, n, 1, out, BufferRange{}, "argmax");
 }
@@ -96,7 +100,7 @@ void Ops::argmax(CommandList& cl, const BufferRange& x, uint32_t n, const Buffer
 void Ops::top_k(CommandList& cl, const BufferRange& x, uint32_t n, uint32_t k, const BufferRange& out_ids,
                 const BufferRange& out_vals) {
   auto kern = [&](const std::string& name, uint32_t wg) -> const Kernel& {
-    return kernel(name, 5, sizeof(SelectPush), {wg}, 0b00001);
+    return kernel(fetch_shader(v_, name), 4, sizeof(SelectPush), {wg}, fetch_mask(v_, 0b0001));
   };
   record_select(dev_, v_, scratch_, kern, cl, x, n, k, out_ids, out_vals, "top_k");
 }

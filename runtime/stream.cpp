@@ -132,17 +132,19 @@ void CommandList::dispatch(const Kernel& k, std::span<const BufferRange> buffers
   for (size_t i = 0; i < buffers.size(); ++i) {
     infos[i] = {buffers[i].buffer, buffers[i].offset, buffers[i].range};
     if ((k.desc().texel_bindings >> i) & 1u) {
-      // VK_WHOLE_SIZE stays whole (the view then covers floor((size - offset) / 16) texels).
-      const uint64_t range = buffers[i].range == VK_WHOLE_SIZE ? VK_WHOLE_SIZE : buffers[i].range & ~uint64_t{15};
+      // VK_WHOLE_SIZE stays whole (the view then covers floor((size - offset) / texel) texels).
+      const bool r32 = (k.desc().r32_bindings >> i) & 1u;
+      const uint64_t texel = r32 ? 4 : 16;
+      const uint64_t range = buffers[i].range == VK_WHOLE_SIZE ? VK_WHOLE_SIZE : buffers[i].range / texel * texel;
       if (buffers[i].offset % caps.min_texel_buffer_offset_alignment != 0 || range == 0 ||
-          (range != VK_WHOLE_SIZE && range / 16 > caps.max_texel_buffer_elements))
+          (range != VK_WHOLE_SIZE && range / texel > caps.max_texel_buffer_elements))
         throw VkError(fmt::format("shader '{}': texel binding {} at offset {} with {} bytes (device needs offsets "
                                   "aligned to {} and at most {} texels)",
                                   k.desc().shader, i, buffers[i].offset, range,
                                   caps.min_texel_buffer_offset_alignment, caps.max_texel_buffer_elements));
       VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
       vi.buffer = buffers[i].buffer;
-      vi.format = VK_FORMAT_R32G32B32A32_UINT;
+      vi.format = r32 ? VK_FORMAT_R32_UINT : VK_FORMAT_R32G32B32A32_UINT;
       vi.offset = buffers[i].offset;
       vi.range = range;
       check(vkCreateBufferView(dev_.handle(), &vi, nullptr, &views[i]), "vkCreateBufferView");

@@ -59,10 +59,10 @@ class CommandList {
   void begin();
   void end();
   /// Bind kernel, buffers (bindings 0..n-1) and push constants; dispatch groups.
-  /// Texel bindings (KernelDesc::texel_bindings) get an R32G32B32A32_UINT buffer view owned by
-  /// this list until the next begin(); their offset must be a multiple of the device's
-  /// minTexelBufferOffsetAlignment and their range a multiple of 16 bytes (VK_WHOLE_SIZE is
-  /// rounded down to whole texels) of at most maxTexelBufferElements texels.
+  /// Texel bindings (KernelDesc::texel_bindings) get an R32G32B32A32_UINT (r32_bindings:
+  /// R32_UINT) buffer view owned by this list until the next begin(); their offset must be a
+  /// multiple of the device's minTexelBufferOffsetAlignment and their range is rounded down to
+  /// whole texels (16 or 4 bytes; VK_WHOLE_SIZE too), at most maxTexelBufferElements texels.
   void dispatch(const Kernel& k, std::initializer_list<BufferRange> buffers, const void* push, uint32_t push_size,
                 uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
   void dispatch(const Kernel& k, std::span<const BufferRange> buffers, const void* push, uint32_t push_size,

@@ -8,7 +8,7 @@
 // (c, kh, w) takes rows w*WG .. w*WG+WG-1 and the union of their queries' visible key ranges,
 // split in n_chunks contiguous chunks (c):
 //   n_chunks == 1: out[t, h*hd + :] = o / l                 (prefill: tiles with online softmax)
-//   n_chunks > 1:  partial (m, l, o) to part[]; attn_merge combines the chunks (decode: long
+//   n_chunks > 1:  partial (m, l, o) to the same binding; attn_merge combines the chunks (decode: long
 //                  caches split across workgroups, flash-decoding).
 // Visible keys of query t: pk <= pos[t] and (window == 0 or pos[t] - pk < window), at slot
 // pk % ring_size.
@@ -18,26 +18,28 @@
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "fetch.glsl"
 
 #include "half.glsl"
 
 layout(local_size_x_id = 0) in;
-layout(binding = 0) uniform utextureBuffer Qt;  // q [T, n_head, hd] f32
-layout(binding = 1) uniform utextureBuffer Kt;  // k cache [ring, n_kv, hd]
-layout(binding = 2) uniform utextureBuffer Vt;  // v cache
-layout(std430, binding = 3) readonly buffer Pos { int pos[]; };
-layout(std430, binding = 4) writeonly buffer Out { vec4 out4[]; };
-layout(std430, binding = 5) writeonly buffer Part { vec4 part4[]; };
+TEXELS(0, QtB, Qt)  // q [T, n_head, hd] f32
+TEXELS(1, KtB, Kt)  // k cache [ring, n_kv, hd]
+TEXELS(2, VtB, Vt)  // v cache
+SMALL_TEXELS(3, Pt)  // pos [T] int32, an R32_UINT view (T <= 65535 fits the minimum texel-buffer limit)
+layout(std430, binding = 4) writeonly buffer Dst { vec4 dst4[]; };  // out (n_chunks == 1) or partials
 
 layout(push_constant) uniform Push {
   uint T, n_head, n_kv, hd;
   uint ring_size, window;
   float scale;
   uint n_chunks;
-  uint pad0;
+  uint pos_t0;  // element offset of pos[0] in its view
   uint q_t0, k_t0, v_t0;  // texel offsets in the views
   uint pad;
 } pc;
+
+int pos_at(uint t) { return int(SMALL_FETCH(Pt, pc.pos_t0 + t).x); }
 
 #define NV (HD / 4)
 #define HDIM pc.hd
@@ -76,7 +78,7 @@ void main() {
   // Key range of the tile, split into n_chunks chunks.
   int lo = 0x7fffffff, hi = -1;
   for (uint i = t_begin; i < t_end; ++i) {
-    int p = pos[i];
+    int p = pos_at(i);
     lo = min(lo, first_visible(p));
     hi = max(hi, p);
   }
@@ -85,13 +87,13 @@ void main() {
   int k0 = lo + int(c * per);
   int k1 = min(hi, k0 + int(per) - 1);
 
-  int p = pos[t];
+  int p = pos_at(t);
   int f = first_visible(p);
   vec4 qv[NV], ov[NV];
   uint nv = pc.hd / 4u;
   uint qrow = (t * pc.n_head + h) * nv;
   [[unroll]] for (uint v = 0u; v < NV; ++v) {
-    qv[v] = v < nv ? uintBitsToFloat(texelFetch(Qt, int(pc.q_t0 + qrow + v))) * pc.scale : vec4(0.0);
+    qv[v] = v < nv ? uintBitsToFloat(FETCH(Qt, pc.q_t0 + qrow + v)) * pc.scale : vec4(0.0);
     ov[v] = vec4(0.0);
   }
   float m = -1e30, lsum = 0.0;
@@ -102,7 +104,7 @@ void main() {
     [[unroll]] for (uint b = 0u; b < NV / 8u; ++b) {
       if (8u * b < nv) {
         [[unroll]] for (uint i = 0u; i < 8u / VPT; ++i) {
-          uvec4 kt = texelFetch(Kt, int(pc.k_t0 + row + (8u * b) / VPT + i));
+          uvec4 kt = FETCH(Kt, pc.k_t0 + row + (8u * b) / VPT + i);
           [[unroll]] for (uint j = 0u; j < VPT; ++j) acc = fma(qv[8u * b + VPT * i + j], unpack_kv(kt, j), acc);
         }
       }
@@ -118,7 +120,7 @@ void main() {
     [[unroll]] for (uint b = 0u; b < NV / 8u; ++b) {
       if (8u * b < nv) {
         [[unroll]] for (uint i = 0u; i < 8u / VPT; ++i) {
-          uvec4 vt = texelFetch(Vt, int(pc.v_t0 + row + (8u * b) / VPT + i));
+          uvec4 vt = FETCH(Vt, pc.v_t0 + row + (8u * b) / VPT + i);
           [[unroll]] for (uint j = 0u; j < VPT; ++j) {
             uint v = 8u * b + VPT * i + j;
             ov[v] = fma(vec4(pw), unpack_kv(vt, j), ov[v] * alpha);
@@ -131,12 +133,12 @@ void main() {
     float inv = lsum > 0.0 ? 1.0 / lsum : 0.0;
     uint o = (t * pc.n_head + h) * nv;
     [[unroll]] for (uint v = 0u; v < NV; ++v)
-      if (v < nv) out4[o + v] = ov[v] * inv;
+      if (v < nv) dst4[o + v] = ov[v] * inv;
   } else {
     // partial record: [m, l, 0, 0] then o, per (chunk, t, h)
     uint o = ((c * pc.T + t) * pc.n_head + h) * (nv + 1u);
-    part4[o] = vec4(m, lsum, 0.0, 0.0);
+    dst4[o] = vec4(m, lsum, 0.0, 0.0);
     [[unroll]] for (uint v = 0u; v < NV; ++v)
-      if (v < nv) part4[o + 1u + v] = ov[v];
+      if (v < nv) dst4[o + 1u + v] = ov[v];
   }
 }

@@ -15,28 +15,30 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#include "fetch.glsl"
 
 #include "half.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint G = 8;
 
-layout(binding = 0) uniform utextureBuffer Qt;
-layout(binding = 1) uniform utextureBuffer Kt;
-layout(binding = 2) uniform utextureBuffer Vt;
-layout(std430, binding = 3) readonly buffer Pos { int pos[]; };
-layout(std430, binding = 4) writeonly buffer Out { vec4 out4[]; };
-layout(std430, binding = 5) writeonly buffer Part { vec4 part4[]; };
+TEXELS(0, QtB, Qt)
+TEXELS(1, KtB, Kt)
+TEXELS(2, VtB, Vt)
+SMALL_TEXELS(3, Pt)  // pos [T] int32, an R32_UINT view (T <= 65535 fits the minimum texel-buffer limit)
+layout(std430, binding = 4) writeonly buffer Dst { vec4 dst4[]; };  // out (n_chunks == 1) or partials
 
 layout(push_constant) uniform Push {
   uint T, n_head, n_kv, hd;
   uint ring_size, window;
   float scale;
   uint n_chunks;
-  uint pad0;
+  uint pos_t0;  // element offset of pos[0] in its view
   uint q_t0, k_t0, v_t0;
   uint pad;
 } pc;
+
+int pos_at(uint t) { return int(SMALL_FETCH(Pt, pc.pos_t0 + t).x); }
 
 #if F16
 #define DPT 8u   // dims per texel
@@ -64,7 +66,7 @@ vec4 ov[G][VPL];
 void main() {
   uint c = gl_WorkGroupID.x, kh = gl_WorkGroupID.y, t = gl_WorkGroupID.z;
   uint lane = gl_LocalInvocationID.x;
-  int p = pos[t];
+  int p = pos_at(t);
   int f = first_visible(p);
   uint per = (uint(p - f + 1) + pc.n_chunks - 1u) / pc.n_chunks;
   int k0 = f + int(c * per);
@@ -74,7 +76,7 @@ void main() {
   [[unroll]] for (uint g = 0u; g < G; ++g) {
     uint qrow = pc.q_t0 + (t * pc.n_head + kh * G + g) * (pc.hd / 4u) + lane * VPL;
     [[unroll]] for (uint v = 0u; v < VPL; ++v) {
-      qv[g][v] = uintBitsToFloat(texelFetch(Qt, int(qrow + v))) * pc.scale;
+      qv[g][v] = uintBitsToFloat(FETCH(Qt, qrow + v)) * pc.scale;
       ov[g][v] = vec4(0.0);
     }
   }
@@ -91,7 +93,7 @@ void main() {
       vec4 a[G];
       [[unroll]] for (uint g = 0u; g < G; ++g) a[g] = vec4(0.0);
       [[unroll]] for (uint i = 0u; i < TPL; ++i) {
-        uvec4 kt = texelFetch(Kt, int(pc.k_t0 + rows[j] + i));
+        uvec4 kt = FETCH(Kt, pc.k_t0 + rows[j] + i);
         [[unroll]] for (uint h = 0u; h < DPT / 4u; ++h) {
           vec4 kv = unpack_kv(kt, h);
           [[unroll]] for (uint g = 0u; g < G; ++g) a[g] = fma(qv[g][i * (DPT / 4u) + h], kv, a[g]);
@@ -118,7 +120,7 @@ void main() {
     }
     [[unroll]] for (uint j = 0u; j < KB; ++j) {
       [[unroll]] for (uint i = 0u; i < TPL; ++i) {
-        uvec4 vt = texelFetch(Vt, int(pc.v_t0 + rows[j] + i));
+        uvec4 vt = FETCH(Vt, pc.v_t0 + rows[j] + i);
         [[unroll]] for (uint h = 0u; h < DPT / 4u; ++h) {
           vec4 vv = unpack_kv(vt, h);
           [[unroll]] for (uint g = 0u; g < G; ++g) ov[g][i * (DPT / 4u) + h] = fma(vec4(s[j][g]), vv, ov[g][i * (DPT / 4u) + h]);
@@ -132,11 +134,11 @@ void main() {
     if (pc.n_chunks == 1u) {
       float inv = l[g] > 0.0 ? 1.0 / l[g] : 0.0;
       uint o = (t * pc.n_head + h) * (pc.hd / 4u) + lane * VPL;
-      [[unroll]] for (uint v = 0u; v < VPL; ++v) out4[o + v] = ov[g][v] * inv;
+      [[unroll]] for (uint v = 0u; v < VPL; ++v) dst4[o + v] = ov[g][v] * inv;
     } else {
       uint o = ((c * pc.T + t) * pc.n_head + h) * (pc.hd / 4u + 1u);
-      if (lane == 0u) part4[o] = vec4(m[g], l[g], 0.0, 0.0);
-      [[unroll]] for (uint v = 0u; v < VPL; ++v) part4[o + 1u + lane * VPL + v] = ov[g][v];
+      if (lane == 0u) dst4[o] = vec4(m[g], l[g], 0.0, 0.0);
+      [[unroll]] for (uint v = 0u; v < VPL; ++v) dst4[o + 1u + lane * VPL + v] = ov[g][v];
     }
   }
 }

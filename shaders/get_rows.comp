@@ -6,9 +6,10 @@
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "fetch.glsl"
 
 layout(local_size_x_id = 0) in;
-layout(binding = 0) uniform utextureBuffer Wt;
+TEXELS(0, WtB, Wt)
 layout(std430, binding = 1) readonly buffer Ids { int ids[]; };
 layout(std430, binding = 2) writeonly buffer Out { vec4 o4[]; };
 
@@ -23,7 +24,7 @@ layout(push_constant) uniform Push {
   uint pad;
 } pc;
 
-uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
+uvec4 wtexel(uint i) { return FETCH(Wt, min(i, pc.w_texels - 1u)); }
 #include "wtypes.glsl"
 
 void main() {

@@ -13,13 +13,14 @@
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "fetch.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint R = 8;
 layout(constant_id = 2) const uint TV = 4;
 
-layout(binding = 0) uniform utextureBuffer Wt;
-layout(binding = 1) uniform utextureBuffer Xt;
+TEXELS(0, WtB, Wt)
+TEXELS(1, XtB, Xt)
 layout(std430, binding = 2) buffer Yb { float y[]; };
 
 layout(push_constant) uniform Push {
@@ -27,7 +28,7 @@ layout(push_constant) uniform Push {
   uint nr;  // rows per workgroup (<= R); a push constant so the row loop stays a loop
 } pc;
 
-uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
+uvec4 wtexel(uint i) { return FETCH(Wt, min(i, pc.w_texels - 1u)); }
 #include "wtypes.glsl"
 
 float acc[R * TV];  // indexed by the row loop (not unrolled: code size stays one block)
@@ -50,7 +51,7 @@ void main() {
       [[unroll]] for (uint g = 0u; g < BLK_SG; ++g) {
         vec4 s4 = vec4(0.0);
         [[unroll]] for (uint c = 0u; c < SG_E4; ++c) {
-          vec4 x = uintBitsToFloat(texelFetch(Xt, int(xrow[j] + e0 + g * SG_E4 + c)));
+          vec4 x = uintBitsToFloat(FETCH(Xt, xrow[j] + e0 + g * SG_E4 + c));
           s4 += x;
           xv[j][g * SG_E4 + c] = x * xscale4(g * SG_E4 + c);  // pre-scaled for qv4s
         }

@@ -22,6 +22,7 @@
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "fetch.glsl"
 #ifndef GATE_UP
 #define GATE_UP 0
 #endif
@@ -30,14 +31,14 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint NR = 2;
 layout(constant_id = 2) const uint NC = 1;
 
-layout(binding = 0) uniform utextureBuffer Wt;   // weight part (GATE_UP: gate)
+TEXELS(0, WtB, Wt)   // weight part (GATE_UP: gate)
 #if GATE_UP
-layout(binding = 1) uniform utextureBuffer Wu;   // up
-layout(binding = 2) uniform utextureBuffer Xt;   // X [NC, K] f32
+TEXELS(1, WuB, Wu)   // up
+TEXELS(2, XtB, Xt)   // X [NC, K] f32
 layout(std430, binding = 3) buffer Yb { float y[]; };
-layout(binding = 4) uniform utextureBuffer Nt;   // norm weight [K] f32 (use_norm)
+TEXELS(4, NtB, Nt)   // norm weight [K] f32 (use_norm)
 #else
-layout(binding = 1) uniform utextureBuffer Xt;   // X [NC, K] f32
+TEXELS(1, XtB, Xt)   // X [NC, K] f32
 layout(std430, binding = 2) buffer Yb { float y[]; };
 #endif
 
@@ -65,20 +66,20 @@ layout(push_constant) uniform Push {
 #if GATE_UP
 #define WTYPES_MULTI_SOURCE
 uvec4 wtexel_src(uint src, uint i) {
-  return src == 0u ? texelFetch(Wt, int(min(i, pc.w_texels - 1u))) : texelFetch(Wu, int(min(i, pc.u_texels - 1u)));
+  return src == 0u ? FETCH(Wt, min(i, pc.w_texels - 1u)) : FETCH(Wu, min(i, pc.u_texels - 1u));
 }
 uvec4 wtexel(uint i) { return wtexel_src(0u, i); }
-uvec4 wraw(uint src, uint i) { return src == 0u ? texelFetch(Wt, int(i)) : texelFetch(Wu, int(i)); }
+uvec4 wraw(uint src, uint i) { return src == 0u ? FETCH(Wt, i) : FETCH(Wu, i); }
 #include "common.glsl"
 #else
-uvec4 wtexel(uint i) { return texelFetch(Wt, int(min(i, pc.w_texels - 1u))); }
+uvec4 wtexel(uint i) { return FETCH(Wt, min(i, pc.w_texels - 1u)); }
 uvec4 wtexel_src(uint src, uint i) { return wtexel(i); }
-uvec4 wraw(uint src, uint i) { return texelFetch(Wt, int(i)); }
+uvec4 wraw(uint src, uint i) { return FETCH(Wt, i); }
 #define WTYPES_MULTI_SOURCE
 #endif
 #include "wtypes.glsl"
 
-vec4 xfetch(uint t, uint i) { return uintBitsToFloat(texelFetch(Xt, int(pc.x_t0 + (pc.t0 + t) * (pc.K >> 2) + i))); }
+vec4 xfetch(uint t, uint i) { return uintBitsToFloat(FETCH(Xt, pc.x_t0 + (pc.t0 + t) * (pc.K >> 2) + i)); }
 
 #if ALIGNED && UNIT_BLOCKS > 1
 #define MV_BLOCKS UNIT_BLOCKS
@@ -156,7 +157,7 @@ void main() {
       [[unroll]] for (uint c = 0u; c < SG_E4; ++c) {
         uint e4 = g * SG_E4 + c;
 #if GATE_UP
-        vec4 nw = pc.use_norm != 0u ? uintBitsToFloat(texelFetch(Nt, int(pc.n_t0 + (b * BLK_ELEMS >> 2) + e4)))
+        vec4 nw = pc.use_norm != 0u ? uintBitsToFloat(FETCH(Nt, pc.n_t0 + (b * BLK_ELEMS >> 2) + e4))
                                     : vec4(1.0);
 #endif
         [[unroll]] for (uint t = 0u; t < NC; ++t) {

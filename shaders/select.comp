@@ -4,16 +4,16 @@
 // the previous pick" with a workgroup-wide reduction; NaN never wins.
 //   PAIRS=0: items are floats x[i] read through a texel view, item id = i
 //   PAIRS=1: items are (value bits, id) pairs written by a previous pass
-//   final=0: write pairs to pout[wg * k + j]; final=1: ids[j] (and vals[j] when has_vals)
+//   final=0: write pairs to pairs[wg * k + j]; final=1: ids[j] (and vals[j] when has_vals)
 // Defines: PAIRS, SUBGROUP. Spec constant 0: workgroup size (power of two).
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_GOOGLE_include_directive : require
+#include "fetch.glsl"
 layout(local_size_x_id = 0) in;
-layout(binding = 0) uniform utextureBuffer Xt;
-layout(std430, binding = 1) readonly buffer PIn { uvec2 pin[]; };
-layout(std430, binding = 2) writeonly buffer POut { uvec2 pout[]; };
-layout(std430, binding = 3) writeonly buffer Ids { int ids[]; };
-layout(std430, binding = 4) writeonly buffer Vals { float vals[]; };
+TEXELS(0, XtB, Xt)
+layout(std430, binding = 1) buffer Pairs { uvec2 pairs[]; };  // PAIRS: read; final=0: written
+layout(std430, binding = 2) writeonly buffer Ids { int ids[]; };
+layout(std430, binding = 3) writeonly buffer Vals { float vals[]; };
 layout(push_constant) uniform Push {
   uint n;          // items
   uint k;
@@ -40,11 +40,11 @@ bool better(float av, uint ai, float bv, uint bi) { return av > bv || (av == bv 
 
 void item(uint i, out float v, out uint id) {
 #if PAIRS
-  uvec2 p = pin[i];
+  uvec2 p = pairs[i];
   v = uintBitsToFloat(p.x);
   id = p.y;
 #else
-  uvec4 w = texelFetch(Xt, int(pc.x_t0 + (i >> 2)));
+  uvec4 w = FETCH(Xt, pc.x_t0 + (i >> 2));
   uint c = i & 3u;
   v = uintBitsToFloat(c == 0u ? w.x : c == 1u ? w.y : c == 2u ? w.z : w.w);
   id = i;
@@ -108,7 +108,7 @@ void main() {
         ids[j] = int(bi);
         if (pc.has_vals != 0u) vals[j] = bv;
       } else {
-        pout[wg * pc.k + j] = uvec2(floatBitsToUint(bv), bi);
+        pairs[wg * pc.k + j] = uvec2(floatBitsToUint(bv), bi);
       }
     }
   }

@@ -1,4 +1,7 @@
 # One line per shader variant: vkg_shader(NAME SOURCE [DEFINES ...]).
+# Sources reading operands through fetch.glsl: every variant also exists as NAME_sb (storage
+# buffers instead of uniform texel buffers; Ops picks per device, OpsVariants::texel_reads).
+set(VKG_FETCH_SOURCES matvec.comp matmul.comp get_rows.comp attention.comp attn_decode.comp select.comp)
 vkg_shader(fill_u32 fill.comp)
 vkg_shader(copy_add_u32 copy_add.comp)
 

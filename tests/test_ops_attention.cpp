@@ -77,8 +77,11 @@ TEST_CASE("attention decode: windows, GQA 1/2/8, head dims 256/512/96, ring wrap
   ValidationGuard guard;
   for (auto mode : {ForcedCaps::Native, ForcedCaps::NoStorage16, ForcedCaps::NoSubgroupNoFp16, ForcedCaps::SmallLimits}) {
     ForcedCaps forced(mode);
-    Ops ops(device());
+    Ops ops(device(), test_variants());
     CAPTURE(mode_name(mode));
+    // F16 caches need no 16-bit storage (NoStorage16 still gets one); F32 with and without subgroups.
+    CHECK(ops.kv_type() == KvType::F16);
+    if (mode == ForcedCaps::Native || mode == ForcedCaps::SmallLimits) ops.set_kv_type(KvType::F32);
     CAPTURE(ops.kv_type() == KvType::F16);
     uint32_t seed = 10;
     const std::vector<AttnCase> cases = {
@@ -111,7 +114,7 @@ TEST_CASE("attention prefill: tiles with online softmax, causal and sliding, GQA
   ValidationGuard guard;
   for (auto mode : {ForcedCaps::Native, ForcedCaps::SmallLimits}) {
     ForcedCaps forced(mode);
-    Ops ops(device());
+    Ops ops(device(), test_variants());
     CAPTURE(mode_name(mode));
     uint32_t seed = 50;
     const std::vector<AttnCase> cases = {
@@ -130,7 +133,7 @@ TEST_CASE("attention prefill: tiles with online softmax, causal and sliding, GQA
 
 TEST_CASE("attention over more than 65535 keys (lavapipe's per-invocation loop budget): decode and prefill") {
   ValidationGuard guard;
-  Ops ops(device());
+  Ops ops(device(), test_variants());
   // Full attention, 70000 cached positions; T = 1 (decode chunks) and T = 9 (prefill, still split).
   AttnCase c{2, 1, 128, 70000, 0, {69999}, 0.09f};
   CHECK(run_attention(ops, c, 77) <= 2e-5);

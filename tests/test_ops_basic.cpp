@@ -2,6 +2,7 @@
 // native variants and with subgroup arithmetic / fp16 / limits forced off.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <set>
 #include <string>
@@ -35,7 +36,7 @@ TEST_CASE("element-wise ops: gelu_mul, add_scale, scale, softcap") {
   ValidationGuard guard;
   for (auto mode : kModes) {
     ForcedCaps forced(mode);
-    Ops ops(device());
+    Ops ops(device(), test_variants());
     CAPTURE(mode_name(mode));
     const uint32_t n = 1000, rows = 3, b_stride = 2600, b_offset = 77;
     auto a = random_floats(n * rows, 1, -6.0f, 6.0f);
@@ -71,7 +72,7 @@ TEST_CASE("rms_norm: weighted, unweighted, per-head rows, in place; rms_norm_add
   ValidationGuard guard;
   for (auto mode : kModes) {
     ForcedCaps forced(mode);
-    Ops ops(device());
+    Ops ops(device(), test_variants());
     CAPTURE(mode_name(mode));
     for (uint32_t n : {1536u, 256u, 37u}) {
       const uint32_t rows = n == 256 ? 24 : 3;
@@ -108,7 +109,7 @@ TEST_CASE("rope_neox: float64-accurate at positions up to 131071, both Gemma 4 v
   ValidationGuard guard;
   for (auto mode : kModes) {
     ForcedCaps forced(mode);
-    Ops ops(device());
+    Ops ops(device(), test_variants());
     CAPTURE(mode_name(mode));
     struct C { uint32_t heads, hd, n_rot; float base; bool ff; };
     // Sliding layers: base 1e4 over the whole head; full-attention layers: base 1e6 with
@@ -174,10 +175,14 @@ TEST_CASE("rope_table: cos/sin of the float64 angle, rounded once; bad shapes re
 
 TEST_CASE("kv_store: F16 and F32 caches, ring slots wrap") {
   ValidationGuard guard;
-  for (auto mode : {ForcedCaps::Native, ForcedCaps::SmallLimits}) {  // SmallLimits turns storage16 off: F32 cache
+  // SmallLimits turns 16-bit storage off: the F16 cache is packed in 32-bit words and needs none.
+  for (auto [mode, kv] : {std::pair{ForcedCaps::Native, KvType::F16}, std::pair{ForcedCaps::Native, KvType::F32},
+                          std::pair{ForcedCaps::SmallLimits, KvType::F16}}) {
     ForcedCaps forced(mode);
-    Ops ops(device());
+    Ops ops(device(), test_variants());
     CAPTURE(mode_name(mode));
+    CHECK(ops.kv_type() == KvType::F16);  // the default on every device
+    ops.set_kv_type(kv);
     const uint32_t row = 2 * 256, ring = 7;
     // Wraps around the ring of 7 (slots 5, 6, 0, 1, ...). The forward never stores more rows than
     // the ring holds (ring >= window + batch), so positions map to distinct slots: two rows for
@@ -186,7 +191,7 @@ TEST_CASE("kv_store: F16 and F32 caches, ring slots wrap") {
     const uint32_t T = static_cast<uint32_t>(pos.size());
     auto src = random_floats(size_t{T} * row, 5, -2.0f, 2.0f);
     const bool f16 = ops.kv_type() == KvType::F16;
-    CHECK(f16 == (mode == ForcedCaps::Native && device().caps().storage16));
+    CHECK(f16 == (kv == KvType::F16));
     const size_t bytes = size_t{ring} * row * (f16 ? 2 : 4);
     Buffer cache = zeros<uint8_t>(bytes), sb = to_device(src), pb = to_device(pos);
     run([&](CommandList& cl) { ops.kv_store(cl, sb, cache, pb, T, row, ring); });
@@ -206,7 +211,7 @@ TEST_CASE("kv_store: F16 and F32 caches, ring slots wrap") {
 
 TEST_CASE("ops report unsupported shapes and misaligned texel operands as VkError naming the op") {
   ValidationGuard guard;
-  Ops ops(device());
+  Ops ops(device(), test_variants());
   CHECK(Ops::supports(12));   // Q4_K
   CHECK(!Ops::supports(16));  // IQ2_XXS: not a kernel type
   HostMatrix m = random_matrix(GgmlType::Q8_0, 64, 4, 1);

@@ -67,7 +67,7 @@ double run_ffn(Ops& ops, GgmlType type, const FfnCase& c, uint32_t seed) {
 
 TEST_CASE("gate_up_gelu matches ref: every type, norm on/off, decode widths (fused kernel)") {
   ValidationGuard guard;
-  Ops ops(device());
+  Ops ops(device(), test_variants());
   uint32_t seed = 3100;
   for (GgmlType t : kTypes) {
     CAPTURE(ggml_type_info(t).name);
@@ -86,7 +86,7 @@ TEST_CASE("gate_up_gelu matches ref: every type, norm on/off, decode widths (fus
 
 TEST_CASE("gate_up_gelu fallback: prefill widths and matrices in parts") {
   ValidationGuard guard;
-  Ops ops(device());
+  Ops ops(device(), test_variants());
   uint32_t seed = 3700;
   for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16}) {
     CAPTURE(ggml_type_info(t).name);
@@ -100,7 +100,7 @@ TEST_CASE("gate_up_gelu with subgroup arithmetic / fp16 forced off and small lim
   ValidationGuard guard;
   for (auto mode : {ForcedCaps::NoSubgroupNoFp16, ForcedCaps::SmallLimits}) {
     ForcedCaps forced(mode);
-    Ops ops(device());
+    Ops ops(device(), test_variants());
     CAPTURE(mode_name(mode));
     uint32_t seed = 3900;
     for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0}) {

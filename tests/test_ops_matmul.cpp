@@ -55,7 +55,7 @@ double run_matmul(Ops& ops, GgmlType type, const MatmulCase& c, uint32_t seed) {
 
 TEST_CASE("matmul matches ref for every weight type (decode widths, odd shapes)") {
   ValidationGuard guard;
-  Ops ops(device());
+  Ops ops(device(), test_variants());
   uint32_t seed = 100;
   for (GgmlType t : kTypes) {
     const uint32_t be = block_elems(t);
@@ -77,7 +77,7 @@ TEST_CASE("matmul matches ref for every weight type (decode widths, odd shapes)"
 
 TEST_CASE("get_rows dequantizes bit-exactly (scale 1) and scales, every type, parts") {
   ValidationGuard guard;
-  Ops ops(device());
+  Ops ops(device(), test_variants());
   uint32_t seed = 500;
   for (GgmlType t : kTypes) {
     CAPTURE(ggml_type_info(t).name);
@@ -105,7 +105,7 @@ TEST_CASE("get_rows dequantizes bit-exactly (scale 1) and scales, every type, pa
 
 TEST_CASE("matmul over a matrix split into parts (hand-made parts at offsets)") {
   ValidationGuard guard;
-  Ops ops(device());
+  Ops ops(device(), test_variants());
   uint32_t seed = 900;
   for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::Q5_0}) {
     CAPTURE(ggml_type_info(t).name);
@@ -118,7 +118,7 @@ TEST_CASE("matmul over a matrix split into parts (hand-made parts at offsets)") 
 
 TEST_CASE("matmul prefill widths (tiled kernel): every type, T = 16 / 45 / 130, odd rows, accumulate") {
   ValidationGuard guard;
-  Ops ops(device());
+  Ops ops(device(), test_variants());
   uint32_t seed = 1300;
   for (GgmlType t : kTypes) {
     CAPTURE(ggml_type_info(t).name);
@@ -134,7 +134,7 @@ TEST_CASE("matmul with subgroup arithmetic / fp16 forced off and small limits") 
   ValidationGuard guard;
   for (auto mode : {ForcedCaps::NoSubgroupNoFp16, ForcedCaps::SmallLimits}) {
     ForcedCaps forced(mode);
-    Ops ops(device());
+    Ops ops(device(), test_variants());
     CAPTURE(mode_name(mode));
     uint32_t seed = 1700;
     for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::Q6_K}) {

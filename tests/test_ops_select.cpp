@@ -26,7 +26,7 @@ TEST_CASE("argmax and top_k over 262144 logits, ties to the lower id, with and w
   ValidationGuard guard;
   for (auto mode : {ForcedCaps::Native, ForcedCaps::NoSubgroupNoFp16, ForcedCaps::SmallLimits}) {
     ForcedCaps forced(mode);
-    Ops ops(device());
+    Ops ops(device(), test_variants());
     CAPTURE(mode_name(mode));
     for (uint32_t n : {262144u, 1000u, 3u}) {
       auto x = logits(n, n);

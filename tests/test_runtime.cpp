@@ -14,6 +14,7 @@
 
 #include "gpu.h"
 #include "kernel.h"
+#include "ops.h"
 #include "test_util.h"
 
 using namespace vkg;
@@ -57,6 +58,13 @@ TEST_CASE("device probe reports sane capabilities") {
     CHECK(c.uma);
     CHECK(!c.has_transfer_queue());
     CHECK(c.type == VK_PHYSICAL_DEVICE_TYPE_CPU);
+    // Its texel views cover the whole storage range: read-only operands go through them, and
+    // its 65535-iteration loop limit is known by driver ID.
+    CHECK(c.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE);
+    CHECK(c.max_texel_buffer_elements * 16 >= c.max_storage_buffer_range);
+    const OpsVariants v = select_variants(c);
+    CHECK(v.texel_reads);
+    CHECK(v.max_loop_iterations == 65535);
   }
 }
 

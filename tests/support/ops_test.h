@@ -2,6 +2,7 @@
 // op list, random data, quantized matrices, and Ops with capabilities forced lower.
 #pragma once
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -144,6 +145,20 @@ inline DeviceMatrix upload_split(const HostMatrix& m, std::vector<Buffer>& keep,
     dm.parts.push_back({BufferRange(keep.back(), 256, bytes), r0, nr});
   }
   return dm;
+}
+
+/// Variants for the ops under test: select_variants() of the test device's capabilities as they
+/// are now (after any ForcedCaps), with texel reads forced off when VKGEMMA_TEST_STORAGE_READS=1
+/// (tests/ops.cmake runs every ops test a second time so, as test_ops_*@storage-reads): the
+/// storage-buffer variants of the fetch.glsl kernels then run on lavapipe too.
+inline bool storage_reads_forced() {
+  const char* v = std::getenv("VKGEMMA_TEST_STORAGE_READS");
+  return v && std::string(v) == "1";
+}
+inline OpsVariants test_variants() {
+  OpsVariants v = select_variants(device().caps());
+  if (storage_reads_forced()) v.texel_reads = false;
+  return v;
 }
 
 /// Lowers the test device's capabilities for its lifetime (restored on destruction), so that

@@ -24,8 +24,14 @@ nlohmann::json caps_json(const DeviceCaps& c) {
       {"subgroup_size_control", c.subgroup_size_control}, {"min_subgroup_size", c.min_subgroup_size},
       {"max_subgroup_size", c.max_subgroup_size}, {"max_shared_memory", c.max_shared_memory},
       {"max_workgroup_invocations", c.max_workgroup_invocations},
-      {"max_storage_buffer_range", c.max_storage_buffer_range}, {"max_push_constants", c.max_push_constants},
+      {"max_workgroup_size", c.max_workgroup_size}, {"max_workgroup_count", c.max_workgroup_count},
+      {"max_storage_buffer_range", c.max_storage_buffer_range}, {"max_uniform_buffer_range", c.max_uniform_buffer_range},
+      {"max_texel_buffer_elements", c.max_texel_buffer_elements}, {"max_push_constants", c.max_push_constants},
       {"max_storage_buffers_per_stage", c.max_storage_buffers_per_stage},
+      {"max_texel_buffers_per_stage", c.max_texel_buffers_per_stage},
+      {"min_storage_buffer_offset_alignment", c.min_storage_buffer_offset_alignment},
+      {"min_uniform_buffer_offset_alignment", c.min_uniform_buffer_offset_alignment},
+      {"min_texel_buffer_offset_alignment", c.min_texel_buffer_offset_alignment}, {"driver_id", c.driver_id},
       {"max_allocation_size", c.max_allocation_size}, {"uma", c.uma}, {"heaps", heaps}, {"memory_types", types},
       {"compute_family", c.compute_family},
       {"transfer_family", c.has_transfer_queue() ? nlohmann::json(c.transfer_family) : nlohmann::json(nullptr)},
@@ -49,6 +55,9 @@ void print_table(const DeviceCaps& c, bool chosen) {
   row("shared memory", fmt::format("{} KiB", c.max_shared_memory / 1024));
   row("workgroup invocations", std::to_string(c.max_workgroup_invocations));
   row("maxStorageBufferRange", mib(c.max_storage_buffer_range));
+  row("maxTexelBufferElements", fmt::format("{} ({})", c.max_texel_buffer_elements, mib(c.max_texel_buffer_elements * 16)));
+  row("buffers per stage", fmt::format("{} storage, {} sampled (texel)", c.max_storage_buffers_per_stage,
+                                       c.max_texel_buffers_per_stage));
   row("max allocation", mib(c.max_allocation_size));
   row("push constants", fmt::format("{} bytes", c.max_push_constants));
   std::string heaps;
