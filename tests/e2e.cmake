@@ -37,4 +37,7 @@ vkg_test(NAME cli_bench_prompt_only DEVICE FIRST_DRIVER LABELS e2e ENVIRONMENT $
   "out=$(${_bench} -p 4 -n 0 -d 0,8) && echo \"$out\" | grep -q '^| pp4 ' && ! echo \"$out\" | grep -q '^| tg' && echo \"$out\" | grep -q 'TTFT'")
 vkg_test(NAME cli_bench_batch_zero DEVICE FIRST_DRIVER LABELS e2e ENVIRONMENT ${VKG_E2E_ENV} VKGEMMA_GUARD=1
          COMMAND sh -c
-  "${_bench} -p 4 -n 2 -b 0 >/dev/null 2>err.txt; rc=$?; cat err.txt; [ $rc -eq 2 ] && grep -q 'batch' err.txt")
+  "${_bench} -p 4 -n 2 -b 0 >/dev/null 2>err.txt
+rc=$?
+cat err.txt
+[ $rc -eq 2 ] && grep -q 'batch' err.txt")
