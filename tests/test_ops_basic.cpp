@@ -232,7 +232,9 @@ TEST_CASE("the weight-type list: runtime table, host layouts and the built shade
     for (const auto& n : names) {
       CAPTURE(n);
       CHECK(shaders.count(n) == 1);
+      CHECK(shaders.count(n + "_sb") == 1);  // its storage-buffer-read twin (fetch.glsl, OpsVariants::texel_reads)
       expected.insert(n);
+      expected.insert(n + "_sb");
     }
   }
   // ... and no weight-type variant without a table entry.
