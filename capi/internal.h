@@ -166,5 +166,8 @@ vkgemma_reply& reply_of(const vkgemma_reply* r);
 const ModelState& model_of(const vkgemma_model* m);
 /// The session of a handle, or ApiError INVALID_ARGUMENT.
 vkgemma_session& session_of(const vkgemma_session* s);
+/// Overwrite top_k / top_p / temperature of p with the model file's general.sampling.* values
+/// where it has them.
+void apply_file_sampling(vkgemma_sampler_params& p, const Model& m);
 
 }  // namespace vkg::capi

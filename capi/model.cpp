@@ -60,6 +60,15 @@ const vkg::Tokenizer& tokenizer_of(const vkgemma_model* m) { return model_of(m).
 
 }  // namespace
 
+namespace vkg::capi {
+void apply_file_sampling(vkgemma_sampler_params& p, const Model& m) {
+  const SamplingDefaults& d = m.config().sampling;
+  if (d.top_k) p.top_k = *d.top_k;
+  if (d.top_p) p.top_p = *d.top_p;
+  if (d.temp) p.temperature = *d.temp;
+}
+}  // namespace vkg::capi
+
 extern "C" {
 
 VKGEMMA_API vkgemma_status vkgemma_model_default_params(vkgemma_model_params* params) {
@@ -167,8 +176,26 @@ VKGEMMA_API vkgemma_status vkgemma_model_get_info(const vkgemma_model* model, vk
     d.load_ms = m.load_ms();
     d.n_layer_resident = m.residency().n_resident_layers;
     d.streamed_bytes_per_step = m.residency().streamed_bytes;
+    const vkg::Tokenizer& tok = m.tokenizer();
+    const std::vector<int32_t>& eog = tok.eog_ids();
+    d.n_eog_tokens = static_cast<uint32_t>(eog.size());
+    std::fill(std::begin(d.eog_tokens), std::end(d.eog_tokens), -1);
+    std::copy_n(eog.begin(), std::min(eog.size(), std::size(d.eog_tokens)), d.eog_tokens);
+    d.add_bos = tok.vocab().add_bos;
+    d.file_add_bos_token = tok.vocab().file_add_bos ? int32_t{*tok.vocab().file_add_bos} : -1;
+    d.sampling_top_k = c.sampling.top_k.value_or(-1);
+    d.sampling_top_p = c.sampling.top_p.value_or(-1.0f);
+    d.sampling_temperature = c.sampling.temp.value_or(-1.0f);
     write_struct(info, d);
   });
+}
+
+VKGEMMA_API bool vkgemma_token_is_eog(const vkgemma_model* model, int32_t token) {
+  try {
+    return model_of(model).model->tokenizer().is_eog(token);
+  } catch (...) {
+    return false;
+  }
 }
 
 VKGEMMA_API vkgemma_status vkgemma_tokenize(const vkgemma_model* model, const char* text, size_t text_len,

@@ -86,7 +86,8 @@ vkgemma_stop_reason stop_of(vkg::StopReason r) {
 /// caller): checks the prompt and sampler, generates, records the stop on the handle.
 vkg::GenerateResult run_generate(vkgemma_session& s, const int32_t* prompt, size_t n_prompt,
                                  const vkgemma_sampler_params* sampler, const vkg::TokenCallback& on_token) {
-  const vkgemma_sampler_params sp = read_struct(sampler, sampler_defaults(), "sampler");
+  vkgemma_sampler_params sp = read_struct(sampler, sampler_defaults(), "sampler");
+  if (!sampler) apply_file_sampling(sp, s.session->model());  // the file's general.sampling.*
   check_tokens(*s.session, prompt, n_prompt, "prompt");
 
   vkg::GenerateOptions opt;

@@ -96,7 +96,12 @@ DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProg
       throw std::runtime_error(fmt::format("tensor '{}' has weight type {}, which the GPU kernels do not support yet",
                                            t.name, ggml_type_name(static_cast<uint32_t>(t.type))));
   });
-  const ResidencyPlan chosen = plan ? *plan : plan_residency(dev.caps(), m, dev.allocator().plannable_bytes(), 0);
+  const MemoryRules rules = dev.allocator().rules();
+  const ResidencyPlan chosen =
+      plan ? *plan : plan_residency(dev.caps(), rules, m, {.available = dev.allocator().plannable_bytes()});
+  // Exactly the planned blocks (residency.h: budgets are exact), allocated before any upload.
+  const Arena arena(dev.allocator(), memory_layout(rules, weight_buffers(dev.caps(), m, chosen.n_resident_layers)));
+  const ArenaScope scope(arena);
   DeviceWeights out;
   out.plan = chosen;
   Uploader up(dev, out, m, progress, file);

@@ -6,16 +6,24 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 
 #include "context.h"
 #include "weight_convert.h"
+#include "quant.h"
+#include "rope_table.h"
 
 namespace vkg {
 
 /// Activation buffers for batches of up to T = max_batch tokens ("[T, N]" = T rows of N floats).
 struct Gemma4Forward::Scratch {
   Buffer ids[PlePager::kSlots], pos[PlePager::kSlots];  // int32 [T], host-visible, per PLE slot
+  // RoPE cos/sin tables, f32 [T, n_rot/2, 2], host-visible, per PLE slot and rope kind (sliding,
+  // full), rewritten with the positions before each step (runtime/rope_table.h).
+  std::vector<Buffer> rope[PlePager::kSlots];
+  std::vector<std::vector<double>> rope_inv_freq;  // per rope kind
+  std::vector<uint32_t> rope_of_layer;             // rope kind of each layer
   Buffer iota;          // int32 [T]: 0, 1, 2, ... (row i of a PLE slot is token i)
   Buffer x;             // [T, n_embd]   residual stream
   Buffer h;             // [T, n_embd]   normed input of a sublayer
@@ -33,16 +41,44 @@ struct Gemma4Forward::Scratch {
 
 namespace {
 uint64_t f32(uint64_t rows, uint64_t n) { return rows * n * 4; }
+
+/// The distinct RoPE settings of the layers (Gemma 4: sliding layers base 1e4 on all dims,
+/// full-attention layers base 1e6 with rope_freqs factors) and each layer's index into them.
+struct RopeKinds {
+  struct Kind {
+    uint32_t n_rot;
+    float base;
+    bool freq_factors;
+  };
+  std::vector<Kind> kinds;
+  std::vector<uint32_t> of_layer;
+};
+RopeKinds rope_kinds(const Gemma4Config& c) {
+  RopeKinds r;
+  for (const auto& L : c.layers) {
+    const RopeKinds::Kind k{L.n_rot, L.rope_base, !L.is_sliding};
+    uint32_t i = 0;
+    while (i < r.kinds.size() && !(r.kinds[i].n_rot == k.n_rot && r.kinds[i].base == k.base &&
+                                   r.kinds[i].freq_factors == k.freq_factors))
+      ++i;
+    if (i == r.kinds.size()) r.kinds.push_back(k);
+    r.of_layer.push_back(i);
+  }
+  return r;
+}
 // Query indices of every segment's start/end timestamps (the profile uses 0, 1, 2, ...).
 constexpr uint32_t kTsStart = CommandList::kMaxTimestamps - 2, kTsEnd = CommandList::kMaxTimestamps - 1;
 
 /// Byte sizes of the Scratch buffers for batches of T tokens and R logit rows.
 struct ScratchSizes {
   uint64_t ids, iota, x, q, kv, g, pt, gp, xl, logits, topk, ops;
-  /// Device bytes of all scratch buffers (ids/pos per PLE slot, x/h/o, k/v, g/u, pt/ple ...).
+  std::vector<uint64_t> rope;  // per rope kind
+  /// Device bytes of all scratch buffers (ids/pos/rope tables per PLE slot, x/h/o, k/v, g/u, pt/ple ...).
   uint64_t total() const {
-    return PlePager::kSlots * 2 * ids + iota + 3 * x + 2 * q + 2 * kv + 2 * g + 2 * pt + gp + xl + logits + 2 * topk +
-           ops;
+    uint64_t r = 0;
+    for (uint64_t b : rope) r += b;
+    return PlePager::kSlots * (2 * ids + r) + iota + 3 * x + 2 * q + 2 * kv + 2 * g + 2 * pt + gp + xl + logits +
+           2 * topk + ops;
   }
 };
 
@@ -68,6 +104,7 @@ ScratchSizes scratch_sizes(const Gemma4Config& c, uint32_t T, uint32_t R, uint32
   z.logits = f32(R, c.n_vocab);
   z.topk = Gemma4Forward::kMaxTopK * 4;
   z.ops = at_least16(ops.scratch_bytes(T, n_head, hd_max, n_ctx, c.n_vocab));
+  for (const auto& k : rope_kinds(c).kinds) z.rope.push_back(at_least16(rope_table_bytes(T, k.n_rot)));
   return z;
 }
 
@@ -76,19 +113,58 @@ ForwardOptions clamp_options(ForwardOptions o) {
   o.max_logit_rows = std::max(1u, std::min(o.max_logit_rows, o.max_batch));
   return o;
 }
+
+/// The buffers the constructor creates, in its order (KvCache, PlePager, LayerStreamer when
+/// window_slot > 0, Scratch): the session's arena. opts clamped. Keep in step with them: the
+/// exactness tests (test_streaming) fail on any buffer missing here.
+std::vector<BufferRequest> session_requests(const Gemma4Model& m, const ForwardOptions& opts, const Ops& ops,
+                                            const MemoryRules& rules, uint64_t window_slot) {
+  const Gemma4Config& c = m.config;
+  std::vector<BufferRequest> out;
+  auto add = [&](uint32_t n, uint64_t size, MemoryUsage u) { out.insert(out.end(), n, BufferRequest{size, u}); };
+  const uint32_t elem = ops.kv_type() == KvType::F16 ? 2 : 4;
+  for (const KvLayerPlan& l : plan_kv_cache(c, opts.n_ctx, opts.max_batch, elem).layers)
+    if (l.allocated) add(2, l.bytes / 2, MemoryUsage::Device);  // K, V
+  const bool staging = opts.force_staging || !rules.device.host_visible;
+  const GgufTensorInfo& table = *m.weights.per_layer_token_embd;
+  const uint64_t ple_slot = (device_row_bytes(table) * opts.max_batch + 255) / 256 * 256;
+  add(PlePager::kSlots, ple_slot, MemoryUsage::Device);
+  if (staging) add(PlePager::kSlots, ple_slot, MemoryUsage::Upload);
+  if (window_slot) {
+    const std::vector<BufferRequest> w = window_buffers(window_slot, staging);
+    out.insert(out.end(), w.begin(), w.end());
+  }
+  const ScratchSizes z = scratch_sizes(c, opts.max_batch, opts.max_logit_rows, opts.n_ctx, ops);
+  for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
+    add(2, z.ids, MemoryUsage::Upload);                           // ids, pos
+    for (uint64_t bytes : z.rope) add(1, bytes, MemoryUsage::Upload);  // RoPE cos/sin tables per kind
+  }
+  add(1, z.iota, MemoryUsage::Device);
+  add(3, z.x, MemoryUsage::Device);                               // x, h, o
+  add(1, z.q, MemoryUsage::Device);
+  add(2, z.kv, MemoryUsage::Device);
+  add(1, z.q, MemoryUsage::Device);                               // attn
+  add(2, z.g, MemoryUsage::Device);                               // g, u
+  add(2, z.pt, MemoryUsage::Device);                              // pt, ple
+  add(1, z.gp, MemoryUsage::Device);
+  add(1, z.xl, MemoryUsage::Device);
+  add(1, z.logits, MemoryUsage::Readback);
+  add(2, z.topk, MemoryUsage::Readback);
+  add(1, z.ops, MemoryUsage::Device);
+  return out;
+}
 }  // namespace
 
-uint64_t Gemma4Forward::estimate_session_bytes(Device& dev, const Gemma4Model& m, ForwardOptions opts) {
-  const Gemma4Config& c = m.config;
+std::vector<BufferRequest> Gemma4Forward::session_buffers(Device& dev, const Gemma4Model& m, ForwardOptions opts,
+                                                          uint64_t window_slot) {
   opts = clamp_options(opts);
   Ops ops(dev);
   if (opts.kv_f32) ops.set_kv_type(KvType::F32);
-  const uint32_t elem = ops.kv_type() == KvType::F16 ? 2 : 4;
-  const uint64_t kv = plan_kv_cache(c, opts.n_ctx, opts.max_batch, elem).total_bytes;
-  const GgufTensorInfo& table = *m.weights.per_layer_token_embd;
-  const uint64_t ple_slot = (device_row_bytes(table) * opts.max_batch + 255) / 256 * 256;
-  const uint64_t ple = PlePager::kSlots * ple_slot * (opts.force_staging ? 2 : 1);
-  return kv + ple + scratch_sizes(c, opts.max_batch, opts.max_logit_rows, opts.n_ctx, ops).total();
+  return session_requests(m, opts, ops, dev.allocator().rules(), window_slot);
+}
+
+uint64_t Gemma4Forward::estimate_session_bytes(Device& dev, const Gemma4Model& m, ForwardOptions opts) {
+  return device_local_bytes(dev.allocator().rules(), session_buffers(dev, m, opts, 0));
 }
 
 Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const DeviceWeights& weights,
@@ -102,43 +178,78 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   opts_ = clamp_options(opts_);
   ops_ = std::make_unique<Ops>(dev);
   if (opts_.kv_f32) ops_->set_kv_type(KvType::F32);
-  kv_ = std::make_unique<KvCache>(dev, c, opts_.n_ctx, opts_.max_batch, ops_->kv_type());
-  pager_ = std::make_unique<PlePager>(dev, *model.weights.per_layer_token_embd, opts_.max_batch, compute_,
-                                      opts_.force_staging);
-  if (weights.plan.streaming())
-    streamer_ = std::make_unique<LayerStreamer>(dev, model, weights, compute_, opts_.force_staging);
-
+  // Every buffer of the session in one arena of exactly the planned bytes (residency.h), allocated
+  // before anything else: what Model::load reserved for a session with these options.
+  const MemoryRules rules = dev.allocator().rules();
+  const uint64_t window_slot =
+      weights.plan.streaming() ? window_slot_bytes(dev.caps(), model, weights.plan.n_resident_layers) : 0;
+  const MemoryLayout layout = memory_layout(rules, session_requests(model, opts_, *ops_, rules, window_slot));
+  std::optional<Arena> arena;
+  try {
+    arena.emplace(dev.allocator(), layout);
+  } catch (const VkError& e) {
+    throw VkError(fmt::format("a session with a context of {} tokens (batches of {}) needs {:.1f} MiB of device memory "
+                              "for its KV cache, activations and PLE slots{}: {} (reduce the context with -c)",
+                              opts_.n_ctx, opts_.max_batch, layout.device_local_bytes() / 1048576.0,
+                              window_slot ? " and the layer-streaming window" : "", e.what()),
+                  e.result);
+  }
   const uint32_t T = opts_.max_batch, R = opts_.max_logit_rows;
   const ScratchSizes z = scratch_sizes(c, T, R, opts_.n_ctx, *ops_);
-  s_ = std::make_unique<Scratch>();
-  auto dbuf = [&](uint64_t bytes) { return Buffer(dev, bytes, MemoryUsage::Device); };
-  for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
-    s_->ids[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
-    s_->pos[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
+  {
+    const ArenaScope scope(*arena);
+    kv_ = std::make_unique<KvCache>(dev, c, opts_.n_ctx, opts_.max_batch, ops_->kv_type());
+    pager_ = std::make_unique<PlePager>(dev, *model.weights.per_layer_token_embd, opts_.max_batch, compute_,
+                                        opts_.force_staging);
+    if (weights.plan.streaming())
+      streamer_ = std::make_unique<LayerStreamer>(dev, model, weights, compute_, opts_.force_staging);
+
+    s_ = std::make_unique<Scratch>();
+    auto dbuf = [&](uint64_t bytes) { return Buffer(dev, bytes, MemoryUsage::Device); };
+    for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
+      s_->ids[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
+      s_->pos[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
+      for (uint64_t bytes : z.rope) s_->rope[i].emplace_back(dev, bytes, MemoryUsage::Upload);
+    }
+    s_->iota = dbuf(z.iota);
+    s_->x = dbuf(z.x);
+    s_->h = dbuf(z.x);
+    s_->o = dbuf(z.x);
+    s_->q = dbuf(z.q);
+    s_->k = dbuf(z.kv);
+    s_->v = dbuf(z.kv);
+    s_->attn = dbuf(z.q);
+    s_->g = dbuf(z.g);
+    s_->u = dbuf(z.g);
+    s_->pt = dbuf(z.pt);
+    s_->ple = dbuf(z.pt);
+    s_->gp = dbuf(z.gp);
+    s_->xl = dbuf(z.xl);
+    s_->logits = Buffer(dev, z.logits, MemoryUsage::Readback);
+    s_->topk_ids = Buffer(dev, z.topk, MemoryUsage::Readback);
+    s_->topk_vals = Buffer(dev, z.topk, MemoryUsage::Readback);
+    s_->ops = dbuf(z.ops);
+  }  // the arena's scope: transient staging buffers (below) are not the session's
+  const RopeKinds rk = rope_kinds(c);
+  std::vector<float> freq_factors;
+  if (const GgufTensorInfo* rf = model.weights.rope_freqs) {
+    freq_factors.resize(static_cast<size_t>(rf->n_elements));
+    dequantize_row(rf->type, rf->data, freq_factors.data(), freq_factors.size());
   }
-  s_->iota = dbuf(z.iota);
+  for (const auto& k : rk.kinds) {
+    const bool ff = k.freq_factors && !freq_factors.empty();
+    if (ff && freq_factors.size() != k.n_rot / 2)
+      throw std::runtime_error(fmt::format("rope_freqs has {} entries for {} rotated pairs", freq_factors.size(),
+                                           k.n_rot / 2));
+    s_->rope_inv_freq.push_back(rope_inv_freq(k.n_rot, k.base, ff ? std::span<const float>(freq_factors)
+                                                                 : std::span<const float>{}));
+  }
+  s_->rope_of_layer = rk.of_layer;
   std::vector<int32_t> iota(T);
   std::iota(iota.begin(), iota.end(), 0);
   upload(dev, s_->iota, 0, iota.data(), T * 4);
-  s_->x = dbuf(z.x);
-  s_->h = dbuf(z.x);
-  s_->o = dbuf(z.x);
-  s_->q = dbuf(z.q);
-  s_->k = dbuf(z.kv);
-  s_->v = dbuf(z.kv);
-  s_->attn = dbuf(z.q);
-  s_->g = dbuf(z.g);
-  s_->u = dbuf(z.g);
-  s_->pt = dbuf(z.pt);
-  s_->ple = dbuf(z.pt);
-  s_->gp = dbuf(z.gp);
-  s_->xl = dbuf(z.xl);
-  s_->logits = Buffer(dev, z.logits, MemoryUsage::Readback);
-  s_->topk_ids = Buffer(dev, z.topk, MemoryUsage::Readback);
-  s_->topk_vals = Buffer(dev, z.topk, MemoryUsage::Readback);
-  s_->ops = dbuf(z.ops);
   ops_->set_scratch(s_->ops);
-  session_bytes_ = z.total() + kv_->plan().total_bytes + pager_->bytes() + (streamer_ ? streamer_->bytes() : 0);
+  session_bytes_ = layout.device_local_bytes();
 }
 
 Gemma4Forward::~Gemma4Forward() {
@@ -220,6 +331,10 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
   for (uint32_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
   s_->ids[slot].flush();
   s_->pos[slot].flush();
+  for (size_t k = 0; k < s_->rope_inv_freq.size(); ++k) {
+    rope_table({pos, T}, s_->rope_inv_freq[k], reinterpret_cast<float*>(s_->rope[slot][k].mapped()));
+    s_->rope[slot][k].flush();
+  }
   std::vector<Segment>& segments = recording(T, slot, logit_rows, top_k);
   uint64_t v = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
@@ -388,7 +503,7 @@ void Gemma4Forward::record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32
   const float eps = c.rms_eps;
   const uint32_t hd = L.head_dim;
   const BufferRange pos = s_->pos[slot];
-  const BufferRange freqs = L.is_sliding ? BufferRange{} : w_.rope_freqs;
+  const BufferRange rope = s_->rope[slot][s_->rope_of_layer[l]];
 
   // Attention.                                           h: [T, n_embd]  q: [T, n_head, hd]
   op.rms_norm(cl, s_->x, W.attn_norm, s_->h, c.n_embd, T, eps);
@@ -405,8 +520,8 @@ void Gemma4Forward::record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32
     op.rms_norm(cl, s_->v, BufferRange{}, s_->v, hd, T * L.n_head_kv, eps);
   }
   sync(cl, "rms_norm");
-  op.rope_neox(cl, s_->q, pos, freqs, T, L.n_head, hd, L.n_rot, L.rope_base);
-  if (L.owns_kv) op.rope_neox(cl, s_->k, pos, freqs, T, L.n_head_kv, hd, L.n_rot, L.rope_base);
+  op.rope_neox(cl, s_->q, rope, T, L.n_head, hd, L.n_rot);
+  if (L.owns_kv) op.rope_neox(cl, s_->k, rope, T, L.n_head_kv, hd, L.n_rot);
   sync(cl, "rope_neox");
   const uint32_t src = L.kv_source;
   const uint32_t ring = kv_->plan().layers[src].ring_size;

@@ -85,10 +85,16 @@ class Gemma4Forward {
   /// With ForwardOptions::profile: GPU milliseconds per op kind ("matmul.ffn_gate", "attention", ...)
   /// summed over all steps so far (each op's time includes its barrier).
   const std::map<std::string, double>& profile() const { return profile_; }
-  /// Device bytes of this session (KV cache + scratch activations + PLE slots + streaming window).
+  /// Device-local bytes of this session (KV cache + scratch activations + PLE slots + streaming
+  /// window): its arena, exactly.
   uint64_t session_bytes() const { return session_bytes_; }
-  /// Device bytes a session with these options will allocate, without the streaming window
-  /// (KV cache, activations, PLE slots): what Model::load reserves for one session.
+  /// The buffers a session with these options creates, in order (KV cache, PLE slots, the
+  /// streaming window of `window_slot` bytes per slot when non-zero, activations): allocated as
+  /// one Arena of memory_layout() of them.
+  static std::vector<BufferRequest> session_buffers(Device& dev, const Gemma4Model& m, ForwardOptions opts,
+                                                    uint64_t window_slot = 0);
+  /// Device-local bytes a session with these options allocates, without the streaming window
+  /// (KV cache, activations, PLE slots), exactly: what Model::load reserves for one session.
   static uint64_t estimate_session_bytes(Device& dev, const Gemma4Model& m, ForwardOptions opts);
 
  private:

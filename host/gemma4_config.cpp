@@ -13,7 +13,18 @@
 namespace vkg {
 namespace {
 
-constexpr uint32_t kMaxLayers = 4096;  // sanity bound before per-layer vectors are sized
+// Sanity bounds on every dimension, far above any Gemma 4 (E4B: 42 layers, n_embd 2560, head
+// 512, n_ff 20480, vocab 262144, context 131072), so that every product of dimensions the
+// runtime forms (n_head * head_dim, n_layer * n_ple, n_ctx * n_head_kv * head_dim, ...) stays
+// far inside 64 bits and a hostile file cannot ask for absurd allocations.
+constexpr uint32_t kMaxLayers = 4096;
+constexpr uint32_t kMaxEmbd = 1u << 16;      // embedding_length, embedding_length_per_layer_input
+constexpr uint32_t kMaxHeadDim = 1u << 13;   // key_length(_swa)
+constexpr uint32_t kMaxHeads = 1u << 10;     // head_count(_kv)
+constexpr uint32_t kMaxFf = 1u << 20;        // feed_forward_length
+constexpr uint32_t kMaxCtx = 1u << 24;       // context_length, sliding_window
+constexpr uint32_t kMaxVocab = 1u << 20;     // tokens (Gemma 4: 262144)
+constexpr int64_t kMaxTopK = 1 << 24;        // general.sampling.top_k
 
 [[noreturn]] void fail(const GgufFile& f, const std::string& what) {
   throw ModelError(fmt::format("{}: {}", f.source(), what));
@@ -47,8 +58,13 @@ uint32_t positive(const GgufFile& f, const std::string& k, uint32_t v) {
   return v;
 }
 
+uint32_t capped(const GgufFile& f, const std::string& k, uint32_t v, uint32_t max) {
+  if (v > max) fail(f, fmt::format("{} = {} is implausible (max {})", k, v, max));
+  return v;
+}
+
 // A key that is a scalar (the same for every layer) or an array of n_layer values.
-std::vector<uint32_t> per_layer_u32(const GgufFile& f, const std::string& k, uint32_t n_layer) {
+std::vector<uint32_t> per_layer_u32(const GgufFile& f, const std::string& k, uint32_t n_layer, uint32_t max) {
   if (!f.has(k)) fail(f, fmt::format("missing key {}", k));
   std::vector<uint32_t> out;
   if (f.kv(k).is_array()) {
@@ -59,8 +75,10 @@ std::vector<uint32_t> per_layer_u32(const GgufFile& f, const std::string& k, uin
   } else {
     out.assign(n_layer, to_u32(f, k, f.get_uint(k)));
   }
-  for (size_t l = 0; l < out.size(); ++l)
+  for (size_t l = 0; l < out.size(); ++l) {
     if (out[l] == 0) fail(f, fmt::format("{}[{}] must be > 0", k, l));
+    if (out[l] > max) fail(f, fmt::format("{}[{}] = {} is implausible (max {})", k, l, out[l], max));
+  }
   return out;
 }
 
@@ -131,8 +149,12 @@ class Checker {
   }
   // Present but not read (K/V projections of a KV-sharing layer): still shape-checked.
   void unused_if_present(const std::string& name, const Shape& shape, Kind kind) {
-    if (const GgufTensorInfo* t = get(name, shape, kind, false)) used_.erase(t);
+    if (const GgufTensorInfo* t = get(name, shape, kind, false)) {
+      used_.erase(t);
+      known_unused_.insert(t);
+    }
   }
+  bool known_unused(const GgufTensorInfo* t) const { return known_unused_.count(t) != 0; }
   std::vector<const GgufTensorInfo*> unused() const {
     std::vector<const GgufTensorInfo*> out;
     for (const auto& t : f_.tensors())
@@ -142,7 +164,7 @@ class Checker {
 
  private:
   const GgufFile& f_;
-  std::set<const GgufTensorInfo*> used_;
+  std::set<const GgufTensorInfo*> used_, known_unused_;
 };
 
 }  // namespace
@@ -159,6 +181,10 @@ std::string gemma4_matrix_type_names() {
   return s;
 }
 
+bool gemma4_tensor_is_multimodal(std::string_view name) {
+  return name.starts_with("v.") || name.starts_with("a.") || name.starts_with("mm.");
+}
+
 bool gemma4_vector_type_allowed(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
 
 // ------------------------------------------------------------------------------------------------
@@ -173,13 +199,18 @@ Gemma4Config gemma4_config_from_gguf(const GgufFile& f) {
   if (f.has("general.name")) c.name = f.get_string("general.name");
   c.n_layer = positive(f, key("block_count"), req_u32(f, key("block_count")));
   if (c.n_layer > kMaxLayers) fail(f, fmt::format("{} = {} is implausible (max {})", key("block_count"), c.n_layer, kMaxLayers));
-  c.n_embd = positive(f, key("embedding_length"), req_u32(f, key("embedding_length")));
-  c.n_ple = req_u32(f, key("embedding_length_per_layer_input"));
+  c.n_embd = capped(f, key("embedding_length"), positive(f, key("embedding_length"), req_u32(f, key("embedding_length"))),
+                    kMaxEmbd);
+  c.n_ple = capped(f, key("embedding_length_per_layer_input"), req_u32(f, key("embedding_length_per_layer_input")),
+                   kMaxEmbd);
   if (c.n_ple == 0)
     fail(f, fmt::format("{} is 0: models without per-layer embeddings are not Gemma 4 E models",
                         key("embedding_length_per_layer_input")));
-  c.n_ctx_train = positive(f, key("context_length"), req_u32(f, key("context_length")));
-  c.sliding_window = positive(f, key("attention.sliding_window"), req_u32(f, key("attention.sliding_window")));
+  c.n_ctx_train = capped(f, key("context_length"), positive(f, key("context_length"), req_u32(f, key("context_length"))),
+                         kMaxCtx);
+  c.sliding_window = capped(f, key("attention.sliding_window"),
+                            positive(f, key("attention.sliding_window"), req_u32(f, key("attention.sliding_window"))),
+                            kMaxCtx);
   c.n_shared_kv_layers = opt_u32(f, key("attention.shared_kv_layers"), 0);
   if (c.n_shared_kv_layers >= c.n_layer)
     fail(f, fmt::format("{} = {} leaves no layer owning a KV cache (block_count {})", key("attention.shared_kv_layers"),
@@ -187,8 +218,11 @@ Gemma4Config gemma4_config_from_gguf(const GgufFile& f) {
   c.n_kv_layers = c.n_layer - c.n_shared_kv_layers;
 
   // Head sizes: K and V heads must agree (as in llama.cpp's gemma4 loader).
-  c.head_dim_full = positive(f, key("attention.key_length"), req_u32(f, key("attention.key_length")));
-  c.head_dim_swa = positive(f, key("attention.key_length_swa"), req_u32(f, key("attention.key_length_swa")));
+  c.head_dim_full = capped(f, key("attention.key_length"),
+                           positive(f, key("attention.key_length"), req_u32(f, key("attention.key_length"))), kMaxHeadDim);
+  c.head_dim_swa = capped(f, key("attention.key_length_swa"),
+                          positive(f, key("attention.key_length_swa"), req_u32(f, key("attention.key_length_swa"))),
+                          kMaxHeadDim);
   for (auto [vk, hd] : {std::pair{key("attention.value_length"), c.head_dim_full},
                         std::pair{key("attention.value_length_swa"), c.head_dim_swa}}) {
     const uint32_t v = opt_u32(f, vk, hd);
@@ -201,7 +235,10 @@ Gemma4Config gemma4_config_from_gguf(const GgufFile& f) {
     if (rot == 0 || rot % 2 != 0 || rot > hd)
       fail(f, fmt::format("{} = {} must be even, > 0 and <= the head size {}", rk, rot, hd));
   c.rope_base_full = finite_positive(f, key("rope.freq_base"), req_f32(f, key("rope.freq_base")));
-  c.rope_base_swa = finite_positive(f, key("rope.freq_base_swa"), req_f32(f, key("rope.freq_base_swa")));
+  // rope.freq_base_swa is optional: llama.cpp's gemma4 loader defaults it to 10000.
+  c.rope_base_swa = f.has(key("rope.freq_base_swa"))
+                        ? finite_positive(f, key("rope.freq_base_swa"), req_f32(f, key("rope.freq_base_swa")))
+                        : kDefaultRopeBaseSwa;
   c.rms_eps = finite_positive(f, key("attention.layer_norm_rms_epsilon"), req_f32(f, key("attention.layer_norm_rms_epsilon")));
   if (f.has(key("final_logit_softcapping")))
     c.final_logit_softcap = finite_positive(f, key("final_logit_softcapping"),
@@ -216,12 +253,31 @@ Gemma4Config gemma4_config_from_gguf(const GgufFile& f) {
     c.n_vocab = to_u32(f, "token_embd.weight ne[1]", te->ne[1]);
   }
   if (c.n_vocab == 0) fail(f, "cannot tell the vocabulary size: no tokenizer.ggml.tokens, gemma4.vocab_size or token_embd.weight");
+  capped(f, "the vocabulary size", c.n_vocab, kMaxVocab);
+
+  // Recommended sampling (general.sampling.*, written by the converter from generation_config.json).
+  if (f.has("general.sampling.top_k")) {
+    const int64_t k = f.get_int("general.sampling.top_k");
+    if (k < 0 || k > kMaxTopK) fail(f, fmt::format("general.sampling.top_k = {} must be in 0..{}", k, kMaxTopK));
+    c.sampling.top_k = static_cast<int32_t>(k);
+  }
+  if (f.has("general.sampling.top_p")) {
+    const double p = f.get_float("general.sampling.top_p");
+    if (!(p >= 0 && p <= 1)) fail(f, fmt::format("general.sampling.top_p = {} must be in [0, 1]", p));
+    c.sampling.top_p = static_cast<float>(p);
+  }
+  if (f.has("general.sampling.temp")) {
+    const double t = f.get_float("general.sampling.temp");
+    if (!std::isfinite(t) || t < 0 || t > 1000)
+      fail(f, fmt::format("general.sampling.temp = {} must be finite and in [0, 1000]", t));
+    c.sampling.temp = static_cast<float>(t);
+  }
 
   // Per-layer shape. The pattern is checked first: it bounds n_layer by the file's contents.
   const std::vector<bool> sliding = sliding_pattern(f, c.n_layer);
-  const std::vector<uint32_t> n_head = per_layer_u32(f, key("attention.head_count"), c.n_layer);
-  const std::vector<uint32_t> n_head_kv = per_layer_u32(f, key("attention.head_count_kv"), c.n_layer);
-  const std::vector<uint32_t> n_ff = per_layer_u32(f, key("feed_forward_length"), c.n_layer);
+  const std::vector<uint32_t> n_head = per_layer_u32(f, key("attention.head_count"), c.n_layer, kMaxHeads);
+  const std::vector<uint32_t> n_head_kv = per_layer_u32(f, key("attention.head_count_kv"), c.n_layer, kMaxHeads);
+  const std::vector<uint32_t> n_ff = per_layer_u32(f, key("feed_forward_length"), c.n_layer, kMaxFf);
   c.layers.resize(c.n_layer);
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     Gemma4Layer& L = c.layers[l];
@@ -273,7 +329,12 @@ Gemma4Weights gemma4_weights_from_gguf(const GgufFile& f, const Gemma4Config& c)
   w.output_norm = chk.get("output_norm.weight", {embd}, V, true);
   w.output = chk.get("output.weight", {embd, vocab}, M, false);
   const bool any_full = std::any_of(c.layers.begin(), c.layers.end(), [](const Gemma4Layer& L) { return !L.is_sliding; });
-  w.rope_freqs = chk.get("rope_freqs.weight", {c.n_rot_full / 2}, V, any_full);
+  // One factor per pair of the full head (key_length / 2, as llama.cpp's gemma4 loader and the
+  // converter have it); the forward reads the first n_rot_full / 2. A table of exactly
+  // n_rot_full / 2 (older synthetic files with rope.dimension_count < key_length) is accepted too.
+  const uint64_t n_freqs = c.head_dim_full / 2, n_freqs_rot = c.n_rot_full / 2;
+  const GgufTensorInfo* rf = f.find_tensor("rope_freqs.weight");
+  w.rope_freqs = chk.get("rope_freqs.weight", {rf && rf->ne[0] == n_freqs_rot ? n_freqs_rot : n_freqs}, V, any_full);
 
   w.layers.resize(c.n_layer);
   for (uint32_t l = 0; l < c.n_layer; ++l) {
@@ -306,6 +367,19 @@ Gemma4Weights gemma4_weights_from_gguf(const GgufFile& f, const Gemma4Config& c)
     lw.layer_output_scale = chk.get(name("layer_output_scale"), {1}, V, false);
   }
   w.unused = chk.unused();
+  // Anything else is refused: a tensor this loader does not know (per-tensor scales, a new
+  // component) would otherwise be ignored and give wrong logits without an error.
+  std::vector<std::string> unknown;
+  for (const GgufTensorInfo* t : w.unused)
+    if (!chk.known_unused(t) && !gemma4_tensor_is_multimodal(t->name)) unknown.push_back(t->name);
+  if (!unknown.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unknown.size() && i < 8; ++i) list += fmt::format("{}'{}'", i ? ", " : "", unknown[i]);
+    if (unknown.size() > 8) list += fmt::format(" and {} more", unknown.size() - 8);
+    fail(f, fmt::format("{} unknown tensor{} ({}): not part of a Gemma 4 text model; refusing to run a model "
+                        "whose tensors would be ignored",
+                        unknown.size(), unknown.size() == 1 ? "" : "s", list));
+  }
   return w;
 }
 

@@ -13,8 +13,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 #include "gguf.h"
 
@@ -42,7 +44,19 @@ struct Gemma4Layer {
                             // last KV-owning layer of the same kind (sliding/full)
 };
 
-/// Hyperparameters (keys of DESIGN.md §3, prefix "gemma4.").
+/// The file's recommended sampling (general.sampling.*; nullopt = absent). Real Gemma 4 files:
+/// top_k 64, top_p 0.95, temp 1.0. Front ends use them when the user gives no value.
+struct SamplingDefaults {
+  std::optional<int32_t> top_k;  // general.sampling.top_k, 0..2^24
+  std::optional<float> top_p;    // general.sampling.top_p, [0, 1]
+  std::optional<float> temp;     // general.sampling.temp, [0, 1000]
+};
+
+/// rope.freq_base_swa when the key is absent (llama.cpp's gemma4 default).
+inline constexpr float kDefaultRopeBaseSwa = 10000.0f;
+
+/// Hyperparameters (keys of DESIGN.md §3, prefix "gemma4."). Every dimension is capped far above
+/// any Gemma 4 (ModelError beyond), so products of dimensions never overflow 64 bits.
 struct Gemma4Config {
   std::string name;                   // general.name (may be empty)
   uint32_t n_layer = 0;               // block_count                          E2B 35, E4B 42
@@ -58,10 +72,11 @@ struct Gemma4Config {
   uint32_t n_rot_full = 0;            // rope.dimension_count (default key_length)
   uint32_t n_rot_swa = 0;             // rope.dimension_count_swa (default key_length_swa)
   float rope_base_full = 0;           // rope.freq_base
-  float rope_base_swa = 0;            // rope.freq_base_swa
+  float rope_base_swa = 0;            // rope.freq_base_swa (absent: kDefaultRopeBaseSwa)
   float rms_eps = 0;                  // attention.layer_norm_rms_epsilon      1e-6
   float final_logit_softcap = 30.0f;  // final_logit_softcapping; absent = 30, 0 = off
   std::vector<Gemma4Layer> layers;    // [n_layer]
+  SamplingDefaults sampling;          // general.sampling.*
 };
 
 /// Tensors of one layer (pointers into the GgufFile's table; nullptr = absent).
@@ -91,10 +106,11 @@ struct Gemma4Weights {
   const GgufTensorInfo* per_layer_model_proj = nullptr;  // [n_embd, n_layer * n_ple]
   const GgufTensorInfo* per_layer_proj_norm = nullptr;   // [n_ple]
   const GgufTensorInfo* output_norm = nullptr;           // [n_embd]
-  const GgufTensorInfo* rope_freqs = nullptr;            // [n_rot_full / 2]  (nullptr if no full layer)
+  const GgufTensorInfo* rope_freqs = nullptr;            // [head_dim_full / 2] (or [n_rot_full / 2]); nullptr if no full layer
   const GgufTensorInfo* output = nullptr;                // [n_embd, n_vocab]  optional (tied when absent)
   std::vector<Gemma4LayerWeights> layers;                // [n_layer]
-  /// Tensors in the file the forward pass does not read (K/V of KV-sharing layers, unknown names).
+  /// Tensors in the file the forward pass does not read: K/V of KV-sharing layers and the
+  /// vision/audio tensors (v.*, a.*, mm.*). Any other tensor is refused at load.
   std::vector<const GgufTensorInfo*> unused;
 };
 
@@ -109,8 +125,13 @@ struct Gemma4Model {
 /// ("architecture 'llama' is not supported (supported: gemma4)", missing or inconsistent keys)
 /// or GgufError (a key of the wrong type).
 Gemma4Config gemma4_config_from_gguf(const GgufFile& f);
-/// The weight map: presence, exact shape and allowed type of every expected tensor.
+/// The weight map: presence, exact shape and allowed type of every expected tensor. Throws
+/// ModelError naming them when the file holds tensors it does not know (v.*, a.*, mm.* are
+/// allowed and ignored: Ollama blobs carry the vision/audio towers in the same file).
 Gemma4Weights gemma4_weights_from_gguf(const GgufFile& f, const Gemma4Config& c);
+
+/// True for the vision/audio tensor names (v.*, a.*, mm.*) a text model ignores.
+bool gemma4_tensor_is_multimodal(std::string_view name);
 /// Both.
 Gemma4Model load_gemma4(const GgufFile& f);
 

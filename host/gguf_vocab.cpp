@@ -6,6 +6,7 @@
 namespace vkg {
 namespace {
 constexpr std::string_view kModel = "tokenizer.ggml.model";
+constexpr std::string_view kPre = "tokenizer.ggml.pre";
 constexpr std::string_view kTokens = "tokenizer.ggml.tokens";
 constexpr std::string_view kScores = "tokenizer.ggml.scores";
 constexpr std::string_view kTypes = "tokenizer.ggml.token_type";
@@ -17,6 +18,7 @@ constexpr std::string_view kUnk = "tokenizer.ggml.unknown_token_id";
 constexpr std::string_view kEot = "tokenizer.ggml.eot_token_id";
 constexpr std::string_view kEom = "tokenizer.ggml.eom_token_id";
 constexpr std::string_view kEogList = "tokenizer.ggml.eog_token_ids";  // vkgemma extension
+constexpr std::string_view kEosList = "tokenizer.ggml.eos_token_ids";  // Ollama
 constexpr std::string_view kAddBos = "tokenizer.ggml.add_bos_token";
 constexpr std::string_view kAddEos = "tokenizer.ggml.add_eos_token";
 constexpr std::string_view kTemplate = "tokenizer.chat_template";
@@ -72,6 +74,10 @@ Vocab read_vocab(const GgufFile& f) {
   Vocab v;
   if (!f.has(kModel)) fail(src, fmt::format("{} is missing", kModel));
   v.model = f.get_string(kModel);
+  if (f.has(kPre)) v.pre = f.get_string(kPre);
+  // Ollama writes its Gemma 4 vocabularies as model "llama" with pre "gemma4" and BPE merges:
+  // the same tokenizer.
+  if (v.model == "llama" && v.pre == "gemma4") v.model = "gemma4";
   if (!f.has(kTokens)) fail(src, fmt::format("{} is missing", kTokens));
   v.tokens = f.get_string_array(kTokens);
   const size_t n = v.tokens.size();
@@ -111,18 +117,26 @@ Vocab read_vocab(const GgufFile& f) {
   };
   if (f.has(kEot)) add_eog(kEot, f.get_int(kEot));
   if (f.has(kEom)) add_eog(kEom, f.get_int(kEom));
-  if (f.has(kEogList))
-    for (int64_t id : f.get_int_array(kEogList)) add_eog(kEogList, id);
-  if (f.has(kAddBos)) v.add_bos = f.get_bool(kAddBos);
+  for (std::string_view list : {kEogList, kEosList})
+    if (f.has(list))
+      for (int64_t id : f.get_int_array(list)) add_eog(list, id);
+  if (f.has(kAddBos)) v.file_add_bos = f.get_bool(kAddBos);
+  v.add_bos = v.file_add_bos.value_or(v.add_bos);
+  // llama.cpp forces BOS on for the gemma4 tokenizer whatever the file says (files converted
+  // before 2026-04-06 say false; quality degrades badly without it).
+  if (v.model == "gemma4") v.add_bos = true;
+  if (v.add_bos && v.bos_id < 0) v.add_bos = false;
   if (f.has(kAddEos)) v.add_eos = f.get_bool(kAddEos);
   if (f.has(kTemplate)) v.chat_template = f.get_string(kTemplate);
   validate_vocab(v, src);
+  v.eog_ids = end_of_generation_set(v);  // keys + eos + Gemma 4's end-of-generation token texts
   return v;
 }
 
 void write_vocab(GgufWriter& w, const Vocab& v) {
   validate_vocab(v, "write_vocab");
   w.add_string(kModel, v.model);
+  if (!v.pre.empty()) w.add_string(kPre, v.pre);
   w.add_string_array(kTokens, v.tokens);
   if (!v.scores.empty()) w.add_array<float>(kScores, v.scores);
   std::vector<int32_t> types(v.types.size());
@@ -140,7 +154,7 @@ void write_vocab(GgufWriter& w, const Vocab& v) {
       w.add_array<uint32_t>(kEogList, ids);
     }
   }
-  w.add_bool(kAddBos, v.add_bos);
+  w.add_bool(kAddBos, v.file_add_bos.value_or(v.add_bos));
   w.add_bool(kAddEos, v.add_eos);
   if (!v.chat_template.empty()) w.add_string(kTemplate, v.chat_template);
 }

@@ -1,12 +1,16 @@
 // Vocab (host/vocab.h) <-> a GGUF's tokenizer.ggml.* metadata.
 //
-// Keys read: tokenizer.ggml.model (string, required), .tokens (string array, required, non-empty),
+// Keys read: tokenizer.ggml.model (string, required; Ollama's "llama" with .pre "gemma4" is read
+// as "gemma4"), .pre (string, optional), .tokens (string array, required, non-empty),
 // .scores (f32 array, optional, one per token), .token_type (i32 array, optional, one per token,
 // values 0..6; absent = all Normal), .merges (string array "left right"; required for BPE models:
 // gemma4, gpt2), .bos/.eos/.padding/.unknown_token_id (integers, optional: absent keeps the
 // Vocab default when in range, else -1), .add_bos_token/.add_eos_token (bool, optional),
-// .eot_token_id/.eom_token_id (optional) and .eog_token_ids (integer array, a vkgemma extension)
-// merged in that order without duplicates into Vocab::eog_ids, tokenizer.chat_template (optional).
+// .eot_token_id/.eom_token_id (optional), .eog_token_ids (integer array, a vkgemma extension) and
+// .eos_token_ids (integer array, Ollama), tokenizer.chat_template (optional).
+// Derived as llama.cpp does for Gemma 4: Vocab::eog_ids is the full end-of-generation set
+// (end_of_generation_set: eos, those keys, and the tokens named <eos>, <turn|>, <|tool_response>);
+// add_bos is forced on for the gemma4 tokenizer (file_add_bos keeps what the file says).
 // Malformed metadata throws GgufError naming the key and the defect.
 #pragma once
 #include "gguf.h"
@@ -22,7 +26,8 @@ bool gguf_has_vocab(const GgufFile& f);
 Vocab read_vocab(const GgufFile& f);
 
 /// Declare v's keys on w (before w.begin()). Ids < 0 are omitted; eog_ids[0] is written as
-/// tokenizer.ggml.eot_token_id and the whole list as tokenizer.ggml.eog_token_ids.
+/// tokenizer.ggml.eot_token_id and the whole list as tokenizer.ggml.eog_token_ids;
+/// add_bos_token is file_add_bos when set, else add_bos.
 /// Throws GgufError if v is inconsistent (lengths, ids out of range).
 void write_vocab(GgufWriter& w, const Vocab& v);
 

@@ -29,13 +29,7 @@ KvCache::KvCache(Device& dev, const Gemma4Config& c, uint32_t n_ctx, uint32_t ma
     : n_ctx_(n_ctx) {
   const uint32_t elem = type == KvType::F16 ? 2 : 4;
   plan_ = plan_kv_cache(c, n_ctx, max_batch, elem);
-  const uint64_t avail = dev.caps().device_local_bytes();
-  const uint64_t used = dev.allocator().stats().device_local_allocated;
-  if (plan_.total_bytes + used > avail)
-    throw std::runtime_error(fmt::format(
-        "KV cache for a context of {} tokens needs {:.1f} MiB of device memory, but only {:.1f} MiB are free "
-        "(reduce the context with -c)",
-        n_ctx, plan_.total_bytes / 1048576.0, (avail - std::min(avail, used)) / 1048576.0));
+  // Whether it fits the device's memory is checked by the session's arena (forward.cpp).
   k_.resize(c.layers.size());
   v_.resize(c.layers.size());
   for (size_t l = 0; l < c.layers.size(); ++l) {

@@ -34,8 +34,8 @@ KvPlan plan_kv_cache(const Gemma4Config& c, uint32_t n_ctx, uint32_t max_batch, 
 
 class KvCache {
  public:
-  /// Allocates the planned buffers. Throws std::runtime_error naming the bytes needed and the
-  /// device memory available when they cannot fit.
+  /// Allocates the planned buffers (the session's arena has checked that they fit the device's
+  /// memory). Throws std::runtime_error when a layer's cache exceeds one binding.
   KvCache(Device& dev, const Gemma4Config& c, uint32_t n_ctx, uint32_t max_batch, KvType type);
   const KvPlan& plan() const { return plan_; }
   /// K / V cache of the layer that owns it (l must own KV).

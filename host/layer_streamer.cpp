@@ -20,11 +20,9 @@ LayerStreamer::LayerStreamer(Device& dev, const Gemma4Model& model, const Device
     : model_(model), compute_(compute), first_(weights.plan.n_resident_layers),
       n_layer_(static_cast<uint32_t>(weights.layers.size())) {
   if (first_ >= n_layer_) throw std::logic_error("LayerStreamer: no layer is streamed");
-  uint64_t slot_bytes = 16;
-  for (uint32_t l = first_; l < n_layer_; ++l) {
-    layouts_.push_back(layer_layout(dev.caps(), model.weights.layers[l]));
-    slot_bytes = std::max(slot_bytes, layouts_.back().bytes);
-  }
+  // window_buffers(): what the residency plan and the session's arena count for the window.
+  const uint64_t slot_bytes = window_slot_bytes(dev.caps(), model, first_);
+  for (uint32_t l = first_; l < n_layer_; ++l) layouts_.push_back(layer_layout(dev.caps(), model.weights.layers[l]));
   for (int s = 0; s < 2; ++s) window_.emplace_back(dev, slot_bytes, MemoryUsage::Device);
   direct_ = !force_staging && window_[0].host_visible();
   if (!direct_) {

@@ -18,11 +18,21 @@ std::unique_ptr<Model> Model::load(Device& dev, const std::filesystem::path& pat
   m->gemma_ = load_gemma4(m->file_);
   m->notices_ = convert_for_device(m->gemma_);
   m->tok_ = std::make_unique<Tokenizer>(read_vocab(m->file_));
-  const uint64_t plannable = dev.allocator().plannable_bytes();
   ForwardOptions reserve = session;  // a session's context is at most the model's
   if (m->gemma_.config.n_ctx_train) reserve.n_ctx = std::min(reserve.n_ctx, m->gemma_.config.n_ctx_train);
-  const ResidencyPlan plan = plan_residency(dev.caps(), m->gemma_, budget ? std::min(budget, plannable) : plannable,
-                                            Gemma4Forward::estimate_session_bytes(dev, m->gemma_, reserve));
+  // Exact (residency.h): the weights and a session with `reserve` options take exactly
+  // plan.device_bytes(), so the plan may use every plannable byte.
+  const uint64_t plannable = dev.allocator().plannable_bytes();
+  ResidencyBudget b;
+  b.available = plannable;
+  b.in_use = dev.allocator().stats().device_local_allocated;
+  if (budget && budget < plannable) {  // the caller's budget covers this model and its sessions alone
+    b.available = budget;
+    b.in_use = 0;
+  }
+  b.session_bytes = Gemma4Forward::estimate_session_bytes(dev, m->gemma_, reserve);
+  b.force_staging = reserve.force_staging;
+  const ResidencyPlan plan = plan_residency(dev.caps(), dev.allocator().rules(), m->gemma_, b);
   m->weights_ = upload_weights(dev, m->gemma_, progress, &m->file_, &plan);
   m->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return m;

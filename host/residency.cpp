@@ -20,6 +20,27 @@ std::vector<MatrixPartLayout> parts_of(const DeviceCaps& caps, const GgufTensorI
                       static_cast<uint32_t>(t.n_rows()), ggml_row_bytes(t.type, t.ne[0]));
 }
 
+void add_matrix(const DeviceCaps& caps, const GgufTensorInfo* t, std::vector<BufferRequest>& out) {
+  if (!t) return;
+  for (const MatrixPartLayout& p : parts_of(caps, *t)) out.push_back({p.bytes + kMatrixPad, MemoryUsage::Device});
+}
+
+/// Bytes of the packed f32 vector buffer (device_weights.cpp's Uploader: every vector at a
+/// max(minStorageBufferOffsetAlignment, 16)-aligned offset, the buffer at least 16 bytes).
+uint64_t vector_buffer_bytes(const DeviceCaps& caps, const Gemma4Weights& w) {
+  const uint64_t align = std::max<uint64_t>(caps.min_storage_buffer_offset_alignment, 16);
+  uint64_t n = 0;
+  auto add = [&](const GgufTensorInfo* t) {
+    if (t) n += round_up(t->n_elements * 4, align);
+  };
+  for (const GgufTensorInfo* t : {w.per_layer_proj_norm, w.output_norm, w.rope_freqs}) add(t);
+  for (const Gemma4LayerWeights& l : w.layers)
+    for (const GgufTensorInfo* t : {l.attn_norm, l.attn_q_norm, l.attn_k_norm, l.post_attention_norm, l.ffn_norm,
+                                    l.post_ffw_norm, l.post_norm, l.layer_output_scale})
+      add(t);
+  return std::max<uint64_t>(n, 16);
+}
+
 }  // namespace
 
 std::vector<const GgufTensorInfo*> layer_matrices(const Gemma4LayerWeights& w) {
@@ -42,66 +63,89 @@ LayerLayout layer_layout(const DeviceCaps& caps, const Gemma4LayerWeights& w) {
   return L;
 }
 
-uint64_t resident_matrix_bytes(const DeviceCaps& caps, const GgufTensorInfo& t) {
-  uint64_t n = 0;
-  for (const MatrixPartLayout& p : parts_of(caps, t)) n += round_up(p.bytes + kMatrixPad, kAlign);
-  return n;
+uint64_t window_slot_bytes(const DeviceCaps& caps, const Gemma4Model& m, uint32_t first) {
+  uint64_t slot = 16;
+  for (size_t l = first; l < m.weights.layers.size(); ++l)
+    slot = std::max(slot, layer_layout(caps, m.weights.layers[l]).bytes);
+  return slot;
 }
 
-ResidencyPlan plan_residency(const DeviceCaps& caps, const Gemma4Model& m, uint64_t available,
-                             uint64_t session_bytes) {
+std::vector<BufferRequest> weight_buffers(const DeviceCaps& caps, const Gemma4Model& m, uint32_t n_resident_layers) {
+  const Gemma4Weights& w = m.weights;
+  std::vector<BufferRequest> out;
+  add_matrix(caps, w.token_embd, out);
+  add_matrix(caps, w.output, out);
+  add_matrix(caps, w.per_layer_model_proj, out);
+  for (uint32_t l = 0; l < std::min<size_t>(n_resident_layers, w.layers.size()); ++l)
+    for (const GgufTensorInfo* t : layer_matrices(w.layers[l])) add_matrix(caps, t, out);
+  out.push_back({vector_buffer_bytes(caps, w), MemoryUsage::Device});
+  return out;
+}
+
+std::vector<BufferRequest> window_buffers(uint64_t slot_bytes, bool staging) {
+  std::vector<BufferRequest> out(2, {slot_bytes, MemoryUsage::Device});
+  if (staging) out.insert(out.end(), 2, {slot_bytes, MemoryUsage::Upload});
+  return out;
+}
+
+uint64_t resident_matrix_bytes(const DeviceCaps& caps, const MemoryRules& rules, const GgufTensorInfo& t) {
+  std::vector<BufferRequest> req;
+  add_matrix(caps, &t, req);
+  return device_local_bytes(rules, req);
+}
+
+ResidencyPlan plan_residency(const DeviceCaps& caps, const MemoryRules& rules, const Gemma4Model& m,
+                             const ResidencyBudget& budget) {
   const auto& w = m.weights;
   ResidencyPlan plan;
   plan.n_layer = static_cast<uint32_t>(w.layers.size());
-  plan.session_bytes = session_bytes;
-  plan.available = available;
-  // Globals: matrices outside the layers, and every f32 vector (one packed buffer).
-  uint64_t vectors = 0;
-  gemma4_for_each_weight(w, [&](const GgufTensorInfo& t, int layer, Residency r) {
-    if (r != Residency::Device) return;
-    if (t.n_rows() == 1)
-      vectors += round_up(t.n_elements * 4, kAlign);
-    else if (layer < 0)
-      plan.global_bytes += resident_matrix_bytes(caps, t);
-  });
-  plan.global_bytes += round_up(vectors, kAlign);
-
+  plan.session_bytes = budget.session_bytes;
+  plan.available = budget.available;
+  // Globals: the weight buffers without any layer (matrices outside the layers, packed vectors).
+  plan.global_bytes = device_local_bytes(rules, weight_buffers(caps, m, 0));
   std::vector<uint64_t> layer_bytes(plan.n_layer), slot_bytes(plan.n_layer), weight_bytes(plan.n_layer);
   for (uint32_t l = 0; l < plan.n_layer; ++l) {
-    for (const GgufTensorInfo* t : layer_matrices(w.layers[l])) layer_bytes[l] += resident_matrix_bytes(caps, *t);
+    for (const GgufTensorInfo* t : layer_matrices(w.layers[l])) layer_bytes[l] += resident_matrix_bytes(caps, rules, *t);
     const LayerLayout L = layer_layout(caps, w.layers[l]);
-    slot_bytes[l] = L.bytes;
+    slot_bytes[l] = std::max<uint64_t>(L.bytes, 16);
     weight_bytes[l] = L.weight_bytes;
   }
-  // window(k): two slots for the largest of layers k..n-1.
-  std::vector<uint64_t> max_slot(plan.n_layer + 1, 0);
-  for (uint32_t l = plan.n_layer; l-- > 0;) max_slot[l] = std::max(max_slot[l + 1], slot_bytes[l]);
+  // window(k): two slots for the largest of layers k..n-1 (LayerStreamer), with staging where
+  // the session will stage.
+  const bool staging = budget.force_staging || !rules.device.host_visible;
+  std::vector<uint64_t> window(plan.n_layer + 1, 0);
+  uint64_t max_slot = 16;
+  for (uint32_t l = plan.n_layer; l-- > 0;) {
+    max_slot = std::max(max_slot, slot_bytes[l]);
+    window[l] = device_local_bytes(rules, window_buffers(max_slot, staging));
+  }
 
-  const uint64_t fixed = plan.global_bytes + session_bytes;
-  uint64_t all_layers = 0;
-  for (uint64_t b : layer_bytes) all_layers += b;
-  if (fixed + all_layers <= available) {
+  const uint64_t fixed = plan.global_bytes + budget.session_bytes;
+  std::vector<uint64_t> resident(plan.n_layer + 1, 0);  // bytes of layers [0, k)
+  for (uint32_t l = 0; l < plan.n_layer; ++l) resident[l + 1] = resident[l] + layer_bytes[l];
+  plan.minimum_bytes = fixed + window[0];
+  if (fixed + resident[plan.n_layer] <= budget.available) {
     plan.n_resident_layers = plan.n_layer;
-    plan.resident_layer_bytes = all_layers;
+    plan.resident_layer_bytes = resident[plan.n_layer];
     return plan;
   }
-  const uint64_t minimum = fixed + 2 * max_slot[0];
-  if (minimum > available || plan.n_layer == 0)
+  if (plan.minimum_bytes > budget.available || plan.n_layer == 0)
     throw VkError(fmt::format(
         "the model needs at least {} MiB of device memory (have {} MiB): {} MiB of embeddings, LM head and norms, "
-        "{} MiB for a two-layer streaming window and {} MiB for the session's KV cache and activations; "
+        "{} MiB for a two-layer streaming window and {} MiB for the session's KV cache and activations{}; "
         "per_layer_token_embd already stays on the host",
-        mib_up(minimum), available / 1048576, mib_up(plan.global_bytes), mib_up(2 * max_slot[0]),
-        mib_up(session_bytes)),
+        mib_up(plan.minimum_bytes + budget.in_use), (budget.available + budget.in_use) / 1048576,
+        mib_up(plan.global_bytes), mib_up(window[0]), mib_up(budget.session_bytes),
+        budget.in_use ? fmt::format(", beside {:.1f} MiB already in use", budget.in_use / 1048576.0) : ""),
         VK_ERROR_OUT_OF_DEVICE_MEMORY);
-  // The most leading layers that fit beside the window of the rest.
+  // The most leading layers that fit beside the window of the rest (the window shrinks as
+  // layers become resident, so every k is tried).
   uint32_t k = 0;
-  uint64_t resident = 0;
-  while (k + 1 < plan.n_layer && fixed + resident + layer_bytes[k] + 2 * max_slot[k + 1] <= available)
-    resident += layer_bytes[k++];
+  for (uint32_t j = 1; j < plan.n_layer; ++j)
+    if (fixed + resident[j] + window[j] <= budget.available) k = j;
   plan.n_resident_layers = k;
-  plan.resident_layer_bytes = resident;
-  plan.window_bytes = 2 * max_slot[k];
+  plan.resident_layer_bytes = resident[k];
+  plan.window_bytes = window[k];
   for (uint32_t l = k; l < plan.n_layer; ++l) plan.streamed_bytes += weight_bytes[l];
   return plan;
 }

@@ -113,6 +113,9 @@ struct Tokenizer::Impl {
   Vocab vocab;
   std::vector<std::string> pieces;                  // decoded bytes per id
   std::vector<uint8_t> special;                     // skipped when !render_special
+  std::vector<TokenType> acts_as;                   // effective_token_type per id
+  std::vector<uint8_t> eog;                         // 1 for the end-of-generation set
+  std::vector<int32_t> eog_ids;                     // end_of_generation_set(vocab)
   std::unordered_map<std::string_view, int32_t> ids;  // views into vocab.tokens
   std::array<int32_t, 128> ascii_id{};              // single ASCII character tokens
   FlatMap64 char_id;                                // codepoint bytes (packed) -> id
@@ -139,6 +142,18 @@ namespace {
 
 [[noreturn]] void vocab_fail(const std::string& msg) { throw VocabError("invalid vocabulary: " + msg); }
 
+/// s for an error message: control bytes and non-ASCII as \xNN, at most 40 characters.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 40; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') out += fmt::format("\\x{:02X}", c);
+    else out += static_cast<char>(c);
+  }
+  if (s.size() > 40) out += "...";
+  return out;
+}
+
 void check_id(int32_t id, size_t n, const char* what) {
   if (id < -1 || id >= static_cast<int64_t>(n))
     vocab_fail(fmt::format("{} = {} is out of range (vocabulary has {} tokens; -1 = none)", what, id, n));
@@ -154,7 +169,9 @@ Tokenizer::Tokenizer(const Vocab& v) {
   const size_t n = V.tokens.size();
 
   if (V.model != "gemma4")
-    vocab_fail(fmt::format("tokenizer model \"{}\" is not supported (expected \"gemma4\")", V.model));
+    vocab_fail(fmt::format("tokenizer model \"{}\"{} is not supported (expected \"gemma4\", or Ollama's \"llama\" "
+                           "with pre \"gemma4\" and merges)",
+                           V.model, V.pre.empty() ? std::string() : fmt::format(" (pre \"{}\")", V.pre)));
   if (n == 0) vocab_fail("no tokens");
   if (n > static_cast<size_t>(INT32_MAX)) vocab_fail("too many tokens");
   if (V.types.size() != n)
@@ -183,11 +200,16 @@ Tokenizer::Tokenizer(const Vocab& v) {
   m.char_id.reserve(n_chars + 16);
   m.pieces.resize(n);
   m.special.resize(n);
+  m.acts_as.resize(n);
+  m.eog.assign(n, 0);
+  m.eog_ids = end_of_generation_set(V);
+  for (int32_t e : m.eog_ids) m.eog[e] = 1;
   size_t trie_nodes_est = 1;
   for (size_t i = 0; i < n; ++i) {
     const std::string& t = V.tokens[i];
     const auto id = static_cast<int32_t>(i);
-    const TokenType ty = V.types[i];
+    const TokenType ty = effective_token_type(V, i);
+    m.acts_as[i] = ty;
     if (!t.empty()) m.ids[t] = id;  // later duplicates win, as in llama.cpp
     if (!t.empty() && utf8_len(static_cast<unsigned char>(t[0])) == t.size()) {
       if (t.size() == 1 && static_cast<unsigned char>(t[0]) < 128) {
@@ -199,9 +221,12 @@ Tokenizer::Tokenizer(const Vocab& v) {
         m.char_id.set(key, static_cast<uint64_t>(id));  // later duplicates win
       }
     }
-    if (ty == TokenType::Byte && t.size() == 6 && t.starts_with("<0x") && t.back() == '>') {
-      const int b = std::stoi(t.substr(3, 2), nullptr, 16);
-      m.byte_id[b] = id;
+    if (ty == TokenType::Byte) {
+      const int b = parse_byte_token(t);  // strict: "<0x" two hex digits ">"
+      if (b < 0)
+        vocab_fail(fmt::format("token {} is typed BYTE but its text \"{}\" is not a byte token <0xNN>", i,
+                               printable(t)));
+      m.byte_id[static_cast<size_t>(b)] = id;
       m.pieces[i] = std::string(1, static_cast<char>(b));
     } else if (ty == TokenType::Control || ty == TokenType::Unknown || ty == TokenType::Unused) {
       m.pieces[i] = t;
@@ -249,7 +274,7 @@ Tokenizer::Tokenizer(const Vocab& v) {
   m.trie_token.assign(1, -1);
   m.trie_first.fill(false);
   for (size_t i = 0; i < n; ++i) {
-    const TokenType ty = V.types[i];
+    const TokenType ty = m.acts_as[i];
     const std::string& t = V.tokens[i];
     if (t.empty() || !(ty == TokenType::Control || ty == TokenType::UserDefined || ty == TokenType::Unknown))
       continue;
@@ -374,7 +399,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
       if (!c) break;
       node = *c;
       const int32_t t = m.trie_token[node];
-      if (t >= 0 && (parse_special || m.vocab.types[t] == TokenType::UserDefined)) {
+      if (t >= 0 && (parse_special || m.acts_as[t] == TokenType::UserDefined)) {
         best = t;
         best_len = k + 1 - pos;
       }
@@ -442,8 +467,14 @@ int32_t Tokenizer::unk_id() const { return impl_->vocab.unk_id; }
 const Vocab& Tokenizer::vocab() const { return impl_->vocab; }
 
 bool Tokenizer::is_eog(int32_t id) const {
-  const Vocab& v = impl_->vocab;
-  return id >= 0 && (id == v.eos_id || std::find(v.eog_ids.begin(), v.eog_ids.end(), id) != v.eog_ids.end());
+  return id >= 0 && static_cast<size_t>(id) < impl_->eog.size() && impl_->eog[id] != 0;
+}
+
+const std::vector<int32_t>& Tokenizer::eog_ids() const { return impl_->eog_ids; }
+
+TokenType Tokenizer::acts_as(int32_t id) const {
+  piece(id);
+  return impl_->acts_as[id];
 }
 
 // ---- UTF-8 ----------------------------------------------------------------------------------

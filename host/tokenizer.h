@@ -4,6 +4,9 @@
 // encode(text):
 //  1. Added tokens are cut out first, leftmost-longest (HF semantics): UserDefined tokens always,
 //     Control and Unknown tokens only when parse_special. They are matched on the raw text.
+//     Types are the effective ones (vocab.h effective_token_type): like llama.cpp, "<eos>",
+//     "<turn|>", "<|tool_response>" and "</s>" act as Control whatever the file stores (real
+//     files type <eos> and </s> NORMAL, <|tool_response> USER_DEFINED).
 //     (llama.cpp instead cuts the longest added tokens out first, over the whole text; the two
 //     only differ when added tokens overlap, which tokenizer_cases.jsonl does not exercise.)
 //  2. In each remaining fragment ' ' becomes U+2581 "▁" (no dummy prefix), then the fragment is
@@ -42,6 +45,7 @@ class VocabError : public TokenizerError {
 class Tokenizer {
  public:
   /// Validates `v` and builds the lookup tables. Throws VocabError when: model is not "gemma4";
+  /// a BYTE-typed token's text is not exactly "<0x" + two hex digits + ">";
   /// tokens is empty; types/scores length differs from tokens (scores may be empty); a type value
   /// is outside 0..6; merges is empty; a merge is not "left right", names an unknown token, or
   /// merges into a string that is not a token; bos/eos/pad/unk or an eog id is out of range
@@ -68,15 +72,22 @@ class Tokenizer {
   const std::string& token_text(int32_t id) const;
   /// The id of a vocabulary string, or -1 (duplicates: the highest id wins, as in llama.cpp).
   int32_t token_id(std::string_view text) const;
+  /// The type stored in the vocabulary.
   TokenType token_type(int32_t id) const;
+  /// The type the token acts as (effective_token_type: Control for <eos>, </s>, ... whatever
+  /// is stored). Throws for a bad id.
+  TokenType acts_as(int32_t id) const;
 
   size_t n_vocab() const;
   int32_t bos_id() const;
   int32_t eos_id() const;
   int32_t pad_id() const;
   int32_t unk_id() const;
-  /// True for eos_id and every id of Vocab::eog_ids (generation stops there).
+  /// True for the end-of-generation set (generation stops there): eos_id, Vocab::eog_ids and the
+  /// tokens named <eos>, <turn|>, <|tool_response> (never </s>), as llama.cpp derives it.
   bool is_eog(int32_t id) const;
+  /// That set, ascending (end_of_generation_set of the vocabulary).
+  const std::vector<int32_t>& eog_ids() const;
   const Vocab& vocab() const;
 
   struct Impl;

@@ -269,11 +269,29 @@ typedef struct vkgemma_model_info {
   uint32_t n_layer_resident;      /* transformer layers resident; the rest (n_layer - this) stream
                                      through a two-layer window each forward step */
   uint64_t streamed_bytes_per_step; /* weight bytes uploaded per forward step (0: all resident) */
+  /* Vocabulary (appended). */
+  uint32_t n_eog_tokens;          /* size of the end-of-generation set (generation stops at any):
+                                     eos_token, the file's eot/eom/eog ids and the tokens named
+                                     <eos>, <turn|>, <|tool_response> (never </s>), as llama.cpp
+                                     derives it. Real Gemma 4 files: {1, 50, 106} */
+  int32_t eog_tokens[16];         /* its first min(n_eog_tokens, 16) ids, ascending */
+  bool add_bos;                   /* raw text gets BOS with VKGEMMA_TOKENIZE_ADD_SPECIAL: true for
+                                     Gemma 4 even when the file says add_bos_token = false */
+  int32_t file_add_bos_token;     /* what the file says: 1 true, 0 false, -1 absent */
+  /* The file's recommended sampling (general.sampling.*), which vkgemma_generate uses when
+   * given no sampler params: top_k -1, top_p / temperature < 0 when the file has none. */
+  int32_t sampling_top_k;
+  float sampling_top_p;
+  float sampling_temperature;
 } vkgemma_model_info;
 
 /* Describe the model. Returns OK; INVALID_ARGUMENT (model/info NULL, bad struct_size; *info not
  * written). */
 VKGEMMA_API vkgemma_status vkgemma_model_get_info(const vkgemma_model *model, vkgemma_model_info *info);
+
+/* Whether `token` ends generation for this model (is in vkgemma_model_info's end-of-generation
+ * set); false for ids outside the vocabulary and for a NULL / invalid model. */
+VKGEMMA_API bool vkgemma_token_is_eog(const vkgemma_model *model, int32_t token);
 
 /* ---------------------------------------------------------------------------------------------
  * Tokenizer and chat template
@@ -425,7 +443,8 @@ typedef enum vkgemma_stop_reason {
 
 /* Evaluate prompt[0, n_prompt) after the session's history, then sample up to
  * sampler->n_predict tokens, delivering each to callback (may be NULL) as it is produced.
- * sampler NULL: default sampler params. *stop_reason (if not NULL) says why it stopped.
+ * sampler NULL: default sampler params, with the model file's recommended top_k, top_p and
+ * temperature (general.sampling.*) where it has them. *stop_reason (if not NULL) says why it stopped.
  * History: the prompt and every delivered token except the last become part of the history
  * (the last one was sampled but not evaluated; neither is an end-of-generation token). To
  * continue the conversation, begin the next prompt with the last delivered token; or reset and

@@ -4,12 +4,62 @@
 
 #include <bit>
 #include <cstring>
+#include <map>
 
 #include "context.h"
 #include "shader_registry.h"
 #include "spirv_reflect.h"
 
 namespace vkg {
+
+std::string pipeline_limit_violation(const SpirvInfo& info, const DeviceCaps& caps) {
+  const uint64_t inv = uint64_t(info.local_size[0]) * info.local_size[1] * info.local_size[2];
+  if (inv > caps.max_workgroup_invocations)
+    return fmt::format("uses {} invocations per workgroup, over the limit of {}", inv, caps.max_workgroup_invocations);
+  for (int i = 0; i < 3; ++i)
+    if (info.local_size[i] > caps.max_workgroup_size[i])
+      return fmt::format("has workgroup size {} in dimension {}, over the limit of {}", info.local_size[i], i,
+                         caps.max_workgroup_size[i]);
+  if (info.shared_bytes > caps.max_shared_memory)
+    return fmt::format("uses {} bytes of shared memory, over the limit of {}", info.shared_bytes,
+                       caps.max_shared_memory);
+  // Each declared capability against the device feature or subgroup operation it needs.
+  for (uint32_t cap : info.capabilities) {
+    VkSubgroupFeatureFlags sg = 0;
+    const char* sg_name = "";
+    bool have = true;
+    const char* feature = "";
+    switch (cap) {
+      case kSpvCapShader:
+      case kSpvCapSampledBuffer: break;  // required of every Vulkan device with compute
+      case kSpvCapGroupNonUniform: sg = VK_SUBGROUP_FEATURE_BASIC_BIT, sg_name = "basic"; break;
+      case kSpvCapGroupNonUniformVote: sg = VK_SUBGROUP_FEATURE_VOTE_BIT, sg_name = "vote"; break;
+      case kSpvCapGroupNonUniformArithmetic: sg = VK_SUBGROUP_FEATURE_ARITHMETIC_BIT, sg_name = "arithmetic"; break;
+      case kSpvCapGroupNonUniformBallot: sg = VK_SUBGROUP_FEATURE_BALLOT_BIT, sg_name = "ballot"; break;
+      case kSpvCapGroupNonUniformShuffle: sg = VK_SUBGROUP_FEATURE_SHUFFLE_BIT, sg_name = "shuffle"; break;
+      case kSpvCapGroupNonUniformShuffleRelative:
+        sg = VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT, sg_name = "relative shuffle";
+        break;
+      case kSpvCapGroupNonUniformClustered: sg = VK_SUBGROUP_FEATURE_CLUSTERED_BIT, sg_name = "clustered"; break;
+      case kSpvCapGroupNonUniformQuad: sg = VK_SUBGROUP_FEATURE_QUAD_BIT, sg_name = "quad"; break;
+      case kSpvCapFloat16: have = caps.fp16_arith, feature = "fp16 arithmetic"; break;
+      case kSpvCapInt8: have = caps.int8_arith, feature = "int8 arithmetic"; break;
+      case kSpvCapInt64: have = caps.int64, feature = "64-bit integers"; break;
+      case kSpvCapStorageBuffer16BitAccess:
+      case kSpvCapUniformAndStorageBuffer16BitAccess:
+        have = caps.storage16, feature = "16-bit storage buffer access";
+        break;
+      case kSpvCapStorageBuffer8BitAccess:
+      case kSpvCapUniformAndStorageBuffer8BitAccess:
+        have = caps.storage8, feature = "8-bit storage buffer access";
+        break;
+      default: return fmt::format("declares SPIR-V capability {}, which the runtime neither checks nor enables", cap);
+    }
+    if (sg && !(caps.subgroup_ops & sg)) return fmt::format("needs subgroup {} operations, which the device lacks", sg_name);
+    if (!have) return fmt::format("needs {}, which the device lacks", feature);
+  }
+  return {};
+}
 
 Kernel::Kernel(Device& dev, KernelDesc desc) : dev_(dev), desc_(std::move(desc)) {
   const shaders::EmbeddedShader* found = nullptr;
@@ -104,27 +154,26 @@ void Kernel::create(const shaders::EmbeddedShader& shader) {
 
 void Kernel::enforce_caps(const shaders::EmbeddedShader& shader) {
   // Reflect the specialized module and refuse what the capability record (possibly lowered by a
-  // device profile) does not allow, naming the shader and the limit.
+  // device profile) does not allow, naming the shader and the limit. Fail closed: a module whose
+  // workgroup size or shared memory cannot be determined exactly, or that declares a capability
+  // this check does not know, is refused.
   const auto& caps = dev_.caps();
-  const SpirvInfo info = reflect_spirv({shader.words, shader.n_words}, desc_.spec);
-  const uint64_t inv = uint64_t(info.local_size[0]) * info.local_size[1] * info.local_size[2];
   auto fail = [&](const std::string& what) {
     throw VkError(fmt::format("shader '{}' {} (device '{}'{})", desc_.shader, what, caps.name,
                               caps.profile.empty() ? "" : ", profile " + caps.profile),
                   VK_ERROR_FEATURE_NOT_PRESENT);
   };
-  if (inv > caps.max_workgroup_invocations)
-    fail(fmt::format("uses {} invocations per workgroup, over the limit of {}", inv, caps.max_workgroup_invocations));
-  for (int i = 0; i < 3; ++i)
-    if (info.local_size[i] > caps.max_workgroup_size[i])
-      fail(fmt::format("has workgroup size {} in dimension {}, over the limit of {}", info.local_size[i], i,
-                       caps.max_workgroup_size[i]));
-  if (info.shared_bytes > caps.max_shared_memory)
-    fail(fmt::format("uses {} bytes of shared memory, over the limit of {}", info.shared_bytes, caps.max_shared_memory));
+  std::map<uint32_t, uint32_t> spec;
+  for (uint32_t i = 0; i < desc_.spec.size(); ++i) spec[i] = desc_.spec[i];
+  spec[kSpecSoftHalf] = caps.soft_half ? 1u : 0u;
+  SpirvInfo info;
+  try {
+    info = reflect_spirv({shader.words, shader.n_words}, spec);
+  } catch (const SpirvReflectError& e) {
+    fail(fmt::format("cannot be checked against the device limits, so it is refused: {}", e.what()));
+  }
+  if (const std::string why = pipeline_limit_violation(info, caps); !why.empty()) fail(why);
   const bool arith = info.has(kSpvCapGroupNonUniformArithmetic) || info.has(kSpvCapGroupNonUniformClustered);
-  if (arith && !caps.subgroup_arith()) fail("needs subgroup arithmetic, which the device lacks");
-  if (info.has(kSpvCapFloat16) && !caps.fp16_arith) fail("needs fp16 arithmetic, which the device lacks");
-  if (info.has(kSpvCapInt8) && !caps.int8_arith) fail("needs int8 arithmetic, which the device lacks");
   PipelineRecord rec;
   rec.shader = desc_.shader;
   std::copy(info.local_size, info.local_size + 3, rec.local_size);

@@ -12,6 +12,71 @@
 
 namespace vkg {
 
+namespace {
+uint64_t round_up(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
+thread_local const Arena* t_arena = nullptr;  // the innermost ArenaScope of this thread
+
+/// What every Buffer is created with (Buffer's constructor and the rules probe).
+struct BufferInfo {
+  VkBufferCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  uint32_t fams[2] = {0, 0};
+  BufferInfo(Device& dev, uint64_t size) {
+    ci.size = std::max<uint64_t>(size, 4);
+    // Uniform texel buffer: kernels read weights, activations and caches through texel views.
+    ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    fams[0] = dev.compute_family();
+    fams[1] = dev.transfer_family();
+    if (dev.separate_transfer_queue()) {
+      ci.sharingMode = VK_SHARING_MODE_CONCURRENT;
+      ci.queueFamilyIndexCount = 2;
+      ci.pQueueFamilyIndices = fams;
+    }
+  }
+  BufferInfo(const BufferInfo&) = delete;
+};
+}  // namespace
+
+uint64_t buffer_footprint(const MemoryRules& r, uint64_t size) {
+  return round_up(round_up(std::max<uint64_t>(size, 4), r.size_granularity) + r.guard_bytes, r.offset_alignment);
+}
+
+uint64_t MemoryLayout::bytes() const {
+  uint64_t n = 0;
+  for (const Block& b : blocks) n += b.bytes;
+  return n;
+}
+
+uint64_t MemoryLayout::device_local_bytes() const {
+  uint64_t n = 0;
+  for (const Block& b : blocks)
+    if (b.device_local) n += b.bytes;
+  return n;
+}
+
+MemoryLayout memory_layout(const MemoryRules& r, std::span<const BufferRequest> requests) {
+  MemoryLayout L;
+  std::map<std::pair<int, uint32_t>, size_t> open;  // (usage, type) -> index of its last block
+  for (const BufferRequest& q : requests) {
+    const MemoryRules::Placement& p = r.of(q.usage);
+    const uint64_t f = buffer_footprint(r, q.size);
+    const auto key = std::make_pair(static_cast<int>(q.usage), p.type);
+    auto it = open.find(key);
+    if (it == open.end() || (L.blocks[it->second].bytes + f > r.max_block && L.blocks[it->second].buffers > 0)) {
+      L.blocks.push_back({q.usage, p.type, p.device_local, 0, 0});
+      open[key] = L.blocks.size() - 1;
+      it = open.find(key);
+    }
+    L.blocks[it->second].bytes += f;
+    L.blocks[it->second].buffers++;
+  }
+  return L;
+}
+
+uint64_t device_local_bytes(const MemoryRules& r, std::span<const BufferRequest> requests) {
+  return memory_layout(r, requests).device_local_bytes();
+}
+
 Allocator::Allocator(Device& dev) : dev_(dev) {}
 
 Allocator::~Allocator() {
@@ -79,9 +144,31 @@ VkDeviceMemory Allocator::allocate_memory(uint64_t size, uint32_t type, uint8_t*
   return mem;
 }
 
-Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUsage usage) {
+bool Allocator::place_in_arena_locked(const Arena& arena, const VkMemoryRequirements& req, MemoryUsage usage,
+                                      uint32_t type, uint64_t buffer_size, Allocation& a) {
+  if (!buffer_size || !rules_) return false;
+  const uint64_t f = buffer_footprint(*rules_, buffer_size);
+  if (req.size > f || (req.alignment && f % req.alignment)) return false;  // the driver needs more than planned
+  for (int32_t bi : arena.blocks_) {
+    Block& b = blocks_[bi];
+    if (!b.memory || b.usage != usage || b.type != type || b.cursor % std::max<uint64_t>(req.alignment, 1) ||
+        b.cursor + f > b.size)
+      continue;
+    a.memory = b.memory;
+    a.offset = b.cursor;
+    a.mapped = b.mapped ? b.mapped + b.cursor : nullptr;
+    a.block = bi;
+    b.cursor += f;
+    b.live++;
+    return true;
+  }
+  return false;
+}
+
+Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUsage usage, uint64_t buffer_size) {
   const uint32_t type = choose_type(req.memoryTypeBits, usage);
   if (type == UINT32_MAX) throw VkError("no Vulkan memory type fits the buffer's requirements", VK_ERROR_FEATURE_NOT_PRESENT);
+  if (t_arena && &t_arena->alloc_ == this) (void)rules();  // footprints need the rules
   std::lock_guard lock(mutex_);
   const auto& tf = dev_.caps().memory_types[type].flags;
   Allocation a;
@@ -95,6 +182,18 @@ Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUsage usag
     (a.device_local ? stats_.device_local_used : stats_.host_used) += a.size;
     stats_.buffers++;
   };
+  if (t_arena && &t_arena->alloc_ == this) {
+    if (place_in_arena_locked(*t_arena, req, usage, type, buffer_size, a)) {
+      account();
+      return a;
+    }
+    // A miss when the arena planned buffers of this kind (not, e.g., a transient staging buffer).
+    for (int32_t bi : t_arena->blocks_)
+      if (blocks_[bi].usage == usage && blocks_[bi].type == type) {
+        stats_.arena_misses++;
+        break;
+      }
+  }
   if (req.size > block_size / 2) {  // dedicated
     Block b;
     b.size = req.size;
@@ -111,7 +210,7 @@ Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUsage usag
   }
   auto try_block = [&](int32_t bi) -> bool {
     Block& b = blocks_[bi];
-    if (b.dedicated || b.type != type || !b.memory) return false;
+    if (b.dedicated || b.arena || b.type != type || !b.memory) return false;
     for (auto it = b.free.begin(); it != b.free.end(); ++it) {
       const uint64_t start = (it->first + align - 1) / align * align;
       const uint64_t end = it->first + it->second;
@@ -145,19 +244,25 @@ Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUsage usag
   return a;
 }
 
+void Allocator::release_block_locked(Block& b) {
+  vkFreeMemory(dev_.handle(), b.memory, nullptr);
+  (is_device_local(b.type) ? stats_.device_local_allocated : stats_.host_allocated) -= b.size;
+  b.memory = VK_NULL_HANDLE;
+  b.free.clear();
+  stats_.blocks--;
+}
+
 void Allocator::free(const Allocation& a) {
   if (a.block < 0) return;
   std::lock_guard lock(mutex_);
   Block& b = blocks_.at(a.block);
   (a.device_local ? stats_.device_local_used : stats_.host_used) -= a.size;
   stats_.buffers--;
-  auto release_block = [&] {
-    vkFreeMemory(dev_.handle(), b.memory, nullptr);
-    (a.device_local ? stats_.device_local_allocated : stats_.host_allocated) -= b.size;
-    b.memory = VK_NULL_HANDLE;
-    b.free.clear();
-    stats_.blocks--;
-  };
+  auto release_block = [&] { release_block_locked(b); };
+  if (b.arena) {
+    if (--b.live == 0 && b.closed) release_block();
+    return;
+  }
   if (b.dedicated) {
     release_block();
     return;
@@ -209,10 +314,93 @@ uint64_t Allocator::block_size() const {
 
 uint64_t Allocator::plannable_bytes() const {
   std::lock_guard lock(mutex_);
-  const uint64_t taken = stats_.device_local_allocated + 2 * block_size_locked();
+  const uint64_t taken = stats_.device_local_allocated;
   const uint64_t b = budget_locked();
   return b > taken ? b - taken : 0;
 }
+
+VkMemoryRequirements Allocator::buffer_requirements(uint64_t size) const {
+  BufferInfo info(dev_, size);
+  VkBuffer buf = VK_NULL_HANDLE;
+  check(vkCreateBuffer(dev_.handle(), &info.ci, nullptr, &buf), "vkCreateBuffer");
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(dev_.handle(), buf, &req);
+  vkDestroyBuffer(dev_.handle(), buf, nullptr);
+  return req;
+}
+
+MemoryRules Allocator::rules() const {
+  {
+    std::lock_guard lock(mutex_);
+    if (rules_) return *rules_;
+  }
+  const VkMemoryRequirements req = buffer_requirements(4);
+  MemoryRules r;
+  r.size_granularity = std::max<uint64_t>({req.alignment, req.size, 1});
+  r.offset_alignment = std::max<uint64_t>(req.alignment, 256);
+  r.guard_bytes = buffer_guard_bytes();
+  r.max_block = dev_.caps().max_allocation_size;
+  auto place = [&](MemoryUsage u) {
+    MemoryRules::Placement p;
+    p.type = choose_type(req.memoryTypeBits, u);
+    if (p.type == UINT32_MAX) return p;  // Buffer creation reports it
+    const VkMemoryPropertyFlags f = dev_.caps().memory_types[p.type].flags;
+    p.device_local = f & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+    p.host_visible = f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+    return p;
+  };
+  r.device = place(MemoryUsage::Device);
+  r.upload = place(MemoryUsage::Upload);
+  r.readback = place(MemoryUsage::Readback);
+  std::lock_guard lock(mutex_);
+  if (!rules_) rules_ = std::make_unique<MemoryRules>(r);
+  return *rules_;
+}
+
+Arena::Arena(Allocator& alloc, const MemoryLayout& layout) : alloc_(alloc) {
+  (void)alloc.rules();  // placement needs them; probe before taking the lock
+  std::lock_guard lock(alloc.mutex_);
+  id_ = alloc.next_arena_++;
+  const uint64_t need = layout.device_local_bytes(), budget = alloc.budget_locked();
+  const uint64_t have = budget > alloc.stats_.device_local_allocated ? budget - alloc.stats_.device_local_allocated : 0;
+  if (need > have)
+    throw VkError(fmt::format("needs at least {:.1f} MiB of device memory (have {:.1f} MiB{})",
+                              (alloc.stats_.device_local_allocated + need) / 1048576.0, budget / 1048576.0,
+                              alloc.user_budget_ ? ", the memory budget" : ""),
+                  VK_ERROR_OUT_OF_DEVICE_MEMORY);
+  try {
+    for (const MemoryLayout::Block& lb : layout.blocks) {
+      if (lb.type == UINT32_MAX)
+        throw VkError("no Vulkan memory type fits the buffer's requirements", VK_ERROR_FEATURE_NOT_PRESENT);
+      Allocator::Block b;
+      b.size = lb.bytes;
+      b.type = lb.type;
+      b.arena = id_;
+      b.usage = lb.usage;
+      b.memory = alloc.allocate_memory(lb.bytes, lb.type, &b.mapped);
+      blocks_.push_back(static_cast<int32_t>(alloc.blocks_.size()));
+      alloc.blocks_.push_back(std::move(b));
+      alloc.stats_.blocks++;
+      bytes_ += lb.bytes;
+      if (alloc.is_device_local(lb.type)) device_local_bytes_ += lb.bytes;
+    }
+  } catch (...) {
+    for (int32_t bi : blocks_) alloc.release_block_locked(alloc.blocks_[bi]);
+    throw;
+  }
+}
+
+Arena::~Arena() {
+  std::lock_guard lock(alloc_.mutex_);
+  for (int32_t bi : blocks_) {
+    Allocator::Block& b = alloc_.blocks_[bi];
+    b.closed = true;
+    if (b.memory && b.live == 0) alloc_.release_block_locked(b);
+  }
+}
+
+ArenaScope::ArenaScope(const Arena& arena) : previous_(t_arena) { t_arena = &arena; }
+ArenaScope::~ArenaScope() { t_arena = previous_; }
 
 MemoryStats Allocator::stats() const {
   std::lock_guard lock(mutex_);
@@ -247,24 +435,14 @@ bool Buffer::guard_intact() const {
 }
 
 Buffer::Buffer(Device& dev, uint64_t size, MemoryUsage usage) : dev_(&dev), size_(size) {
-  VkBufferCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-  ci.size = std::max<uint64_t>(size, 4);
-  // Uniform texel buffer: kernels read weights, activations and caches through texel views.
-  ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
-             VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-  const uint32_t fams[2] = {dev.compute_family(), dev.transfer_family()};
-  if (dev.separate_transfer_queue()) {
-    ci.sharingMode = VK_SHARING_MODE_CONCURRENT;
-    ci.queueFamilyIndexCount = 2;
-    ci.pQueueFamilyIndices = fams;
-  }
-  check(vkCreateBuffer(dev.handle(), &ci, nullptr, &buffer_), "vkCreateBuffer");
+  const BufferInfo info(dev, size);
+  check(vkCreateBuffer(dev.handle(), &info.ci, nullptr, &buffer_), "vkCreateBuffer");
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(dev.handle(), buffer_, &req);
   const bool guard = guard_mode();
   if (guard) req.size = std::max<uint64_t>(req.size, size) + kGuardBytes;
   try {
-    alloc_ = dev.allocator().allocate(req, usage);
+    alloc_ = dev.allocator().allocate(req, usage, size);
     if (guard && alloc_.mapped) {
       std::memset(alloc_.mapped + size_, kGuardByte, kGuardBytes);
       guarded_ = true;

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 #include <volk.h>
 
@@ -27,7 +28,62 @@ struct MemoryStats {
   uint64_t host_used = 0;
   uint64_t device_local_peak = 0;       // max of device_local_allocated over time
   uint32_t blocks = 0, buffers = 0;
+  uint64_t arena_misses = 0;            // buffers created under an ArenaScope that its arena could not hold
 };
+
+/// How the allocator sizes and places buffers: a pure value (Allocator::rules() probes it from the
+/// driver; tests build one by hand). A plan that sizes its buffers with buffer_footprint() and
+/// memory_layout() is exactly what an Arena allocates.
+struct MemoryRules {
+  /// VkMemoryRequirements::size of an n-byte buffer is at most round_up(max(n, 4), size_granularity)
+  /// (the driver's alignment, or its size rounding where that is coarser).
+  uint64_t size_granularity = 256;
+  uint64_t offset_alignment = 256;  // buffer offsets in a block: max(VkMemoryRequirements::alignment, 256)
+  uint64_t guard_bytes = 0;         // canary after every buffer (guard mode, buffer_guard_bytes())
+  uint64_t max_block = 1ull << 30;  // maxMemoryAllocationSize: the largest VkDeviceMemory
+  /// The memory type each MemoryUsage gets (Allocator::choose_type) and its properties.
+  struct Placement {
+    uint32_t type = 0;
+    bool device_local = true;
+    bool host_visible = true;
+  };
+  Placement device, upload, readback;
+  const Placement& of(MemoryUsage u) const {
+    return u == MemoryUsage::Device ? device : u == MemoryUsage::Upload ? upload : readback;
+  }
+};
+
+/// Bytes a buffer of `size` bytes takes in an arena block: its memory requirement (plus the guard),
+/// rounded up to the offset alignment.
+uint64_t buffer_footprint(const MemoryRules& r, uint64_t size);
+
+/// One buffer a plan will create: Buffer(dev, size, usage).
+struct BufferRequest {
+  uint64_t size = 0;
+  MemoryUsage usage = MemoryUsage::Device;
+};
+
+/// Exactly sized VkDeviceMemory blocks for a list of buffers: per (usage, memory type), the
+/// buffers' footprints packed in request order, a new block when the next would pass max_block.
+/// Every block is exactly the sum of its buffers' footprints, so the bytes are order-independent
+/// (only the block split is not): what an Arena allocates for these requests.
+struct MemoryLayout {
+  struct Block {
+    MemoryUsage usage = MemoryUsage::Device;
+    uint32_t type = 0;
+    bool device_local = true;
+    uint64_t bytes = 0;
+    uint32_t buffers = 0;
+  };
+  std::vector<Block> blocks;
+  uint64_t bytes() const;
+  uint64_t device_local_bytes() const;
+};
+MemoryLayout memory_layout(const MemoryRules& r, std::span<const BufferRequest> requests);
+/// Device-local bytes of memory_layout(r, requests): the bytes a budget must hold for them.
+uint64_t device_local_bytes(const MemoryRules& r, std::span<const BufferRequest> requests);
+
+class Arena;
 
 /// One suballocation.
 struct Allocation {
@@ -51,8 +107,10 @@ class Allocator {
   Allocator& operator=(const Allocator&) = delete;
 
   /// Allocate memory for `req` with the given usage. Throws VkError (with byte counts) when no
-  /// memory type fits or the heap is exhausted.
-  Allocation allocate(const VkMemoryRequirements& req, MemoryUsage usage);
+  /// memory type fits or the heap is exhausted. Under an ArenaScope of this allocator, a buffer
+  /// of `buffer_size` bytes (0: unknown) is placed in the scope's arena when a block of its usage
+  /// and type has its footprint left.
+  Allocation allocate(const VkMemoryRequirements& req, MemoryUsage usage, uint64_t buffer_size = 0);
   void free(const Allocation& a);
   MemoryStats stats() const;
 
@@ -65,14 +123,19 @@ class Allocator {
   uint64_t budget() const;
   /// Size of the suballocation blocks now.
   uint64_t block_size() const;
-  /// Device-local bytes a plan may still count on: the budget minus what is allocated, minus
-  /// two blocks of rounding slack (a partly filled block per memory type in use).
+  /// Device-local bytes a plan may still count on: the budget minus what is allocated. A plan
+  /// allocated through an Arena takes exactly its memory_layout() bytes, so no slack is needed.
   uint64_t plannable_bytes() const;
+  /// The driver's sizing and placement rules for Buffer (probed once with a throwaway VkBuffer).
+  MemoryRules rules() const;
+  /// VkMemoryRequirements of a Buffer of `size` bytes, without allocating (tests check rules()).
+  VkMemoryRequirements buffer_requirements(uint64_t size) const;
   /// Index of the memory type chosen for usage and the type bits (UINT32_MAX if none). Pure
   /// function of the device's memory types; exposed for tests.
   uint32_t choose_type(uint32_t type_bits, MemoryUsage usage) const;
 
  private:
+  friend class Arena;
   struct Block {
     VkDeviceMemory memory = VK_NULL_HANDLE;
     uint64_t size = 0;
@@ -80,9 +143,18 @@ class Allocator {
     uint8_t* mapped = nullptr;
     std::map<uint64_t, uint64_t> free;  // offset -> size, coalesced
     bool dedicated = false;
+    // Arena blocks: filled front to back, freed when closed and empty.
+    uint64_t arena = 0;  // id of the owning Arena, 0 for shared blocks
+    MemoryUsage usage = MemoryUsage::Device;
+    uint64_t cursor = 0;
+    uint32_t live = 0;
+    bool closed = false;
   };
   VkDeviceMemory allocate_memory(uint64_t size, uint32_t type, uint8_t** mapped);
   bool is_device_local(uint32_t type) const;
+  void release_block_locked(Block& b);
+  bool place_in_arena_locked(const Arena& arena, const VkMemoryRequirements& req, MemoryUsage usage, uint32_t type,
+                             uint64_t buffer_size, Allocation& a);
 
   uint64_t budget_locked() const;
   uint64_t block_size_locked() const;
@@ -92,6 +164,47 @@ class Allocator {
   uint64_t user_budget_ = 0;
   std::vector<Block> blocks_;
   MemoryStats stats_;
+  uint64_t next_arena_ = 1;
+  mutable std::unique_ptr<MemoryRules> rules_;
+};
+
+/// Device memory reserved up front for one owner's planned buffers (a model's weights, a
+/// session's caches and activations): exactly the blocks of a MemoryLayout. While an ArenaScope
+/// is active on a thread, Buffers created there with the same allocator are placed in the
+/// arena's blocks (request order reproduces the layout); a buffer the arena cannot hold goes to
+/// the shared blocks and counts in MemoryStats::arena_misses. Destroying the Arena closes it:
+/// each block is freed once its last buffer is.
+class Arena {
+ public:
+  /// Allocates every block. Throws VkError(VK_ERROR_OUT_OF_DEVICE_MEMORY, "needs at least N MiB
+  /// of device memory (have M MiB ...)") before allocating anything when the device-local blocks
+  /// do not fit the budget, or the driver's error.
+  Arena(Allocator& alloc, const MemoryLayout& layout);
+  ~Arena();
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  /// Bytes of the arena's blocks (all / device-local).
+  uint64_t bytes() const { return bytes_; }
+  uint64_t device_local_bytes() const { return device_local_bytes_; }
+
+ private:
+  friend class Allocator;
+  Allocator& alloc_;
+  uint64_t id_ = 0;
+  std::vector<int32_t> blocks_;
+  uint64_t bytes_ = 0, device_local_bytes_ = 0;
+};
+
+/// Places the Buffers created on this thread in `arena` until destroyed (scopes nest).
+class ArenaScope {
+ public:
+  explicit ArenaScope(const Arena& arena);
+  ~ArenaScope();
+  ArenaScope(const ArenaScope&) = delete;
+  ArenaScope& operator=(const ArenaScope&) = delete;
+
+ private:
+  const Arena* previous_;
 };
 
 /// A VkBuffer bound to an Allocation. Usable as storage buffer, transfer source and destination.

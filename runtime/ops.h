@@ -164,11 +164,12 @@ class Ops {
   void rms_norm_add(CommandList& cl, const BufferRange& in, const BufferRange& weight, const BufferRange& residual,
                     const BufferRange& scale, uint32_t n, uint32_t rows, float eps);
 
-  /// NEOX RoPE in place on x: [T, n_heads, head_dim]. Pairs (i, i + n_rot/2) for i < n_rot/2,
-  /// angle = pos[t] * base^(-2i/n_rot) / freq_factors[i] (freq_factors: [n_rot/2] f32 or empty
-  /// range for 1.0). Dims >= n_rot are left as they are. pos: int32 [T].
-  void rope_neox(CommandList& cl, const BufferRange& x, const BufferRange& pos, const BufferRange& freq_factors,
-                 uint32_t T, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, float base);
+  /// NEOX RoPE in place on x: [T, n_heads, head_dim]. Pairs (i, i + n_rot/2) for i < n_rot/2 are
+  /// rotated by the angle whose (cos, sin) is cos_sin[t, i]: f32 [T, n_rot/2, 2] made on the host
+  /// by rope_table() (runtime/rope_table.h) from the positions, base and frequency factors. Dims
+  /// >= n_rot are left as they are.
+  void rope_neox(CommandList& cl, const BufferRange& x, const BufferRange& cos_sin, uint32_t T, uint32_t n_heads,
+                 uint32_t head_dim, uint32_t n_rot);
 
   /// out[r, i] = gelu_tanh(a[r, i]) * b[r * b_stride + b_offset + i] for r < rows, i < n.
   void gelu_mul(CommandList& cl, const BufferRange& a, const BufferRange& b, const BufferRange& out, uint32_t n,

@@ -7,6 +7,7 @@
 #include "kernel.h"
 #include "ops.h"
 #include "ops_internal.h"
+#include "rope_table.h"
 #include "stream.h"
 
 namespace vkg {
@@ -22,10 +23,8 @@ static_assert(sizeof(NormPush) == 20, "must match rms_norm.comp");
 
 struct RopePush {
   uint32_t n_heads, head_dim, n_rot;
-  float log2_base;
-  uint32_t use_ff;
 };
-static_assert(sizeof(RopePush) == 20, "must match rope.comp");
+static_assert(sizeof(RopePush) == 12, "must match rope.comp");
 } // namespace
 
 void Ops::rms_norm(CommandList& cl, const BufferRange& in, const BufferRange& weight, const BufferRange& out,
@@ -50,17 +49,17 @@ void Ops::rms_norm_add(CommandList& cl, const BufferRange& in, const BufferRange
               NormPush{n, rows, eps, empty(weight) ? 0u : 1u, empty(scale) ? 0u : 1u}, g.x, g.y);
 }
 
-void Ops::rope_neox(CommandList& cl, const BufferRange& x, const BufferRange& pos, const BufferRange& freq_factors,
-                    uint32_t T, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, float base) {
+void Ops::rope_neox(CommandList& cl, const BufferRange& x, const BufferRange& cos_sin, uint32_t T, uint32_t n_heads,
+                    uint32_t head_dim, uint32_t n_rot) {
   if (T == 0 || n_heads == 0) return;
   require(n_rot % 2 == 0 && n_rot <= head_dim && n_rot > 0, "rope_neox",
           fmt::format("n_rot {} must be even and at most head_dim {}", n_rot, head_dim));
   require(T <= 65535, "rope_neox", "T over 65535");
+  require(cos_sin.range >= rope_table_bytes(T, n_rot), "rope_neox",
+          fmt::format("cos/sin table of {} bytes for {} tokens of {} rotated dims", cos_sin.range, T, n_rot));
   const uint32_t wg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
-  const Kernel& k = kernel("rope_neox", 3, sizeof(RopePush), {wg});
-  RopePush p{n_heads, head_dim, n_rot, static_cast<float>(std::log2(static_cast<double>(base))),
-             empty(freq_factors) ? 0u : 1u};
-  cl.dispatch(k, {x, pos, empty(freq_factors) ? pos : freq_factors}, p, ceil_div(uint64_t{n_heads} * (n_rot / 2), wg), T);
+  const Kernel& k = kernel("rope_neox", 2, sizeof(RopePush), {wg});
+  cl.dispatch(k, {x, cos_sin}, RopePush{n_heads, head_dim, n_rot}, ceil_div(uint64_t{n_heads} * (n_rot / 2), wg), T);
 }
 
 } // namespace vkg

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Fresh Debian/Ubuntu machine -> built vkgemma.
 #   scripts/setup.sh run            install what is missing, build, run the main job on the built-in model
-#   scripts/setup.sh test           install what is missing, build, run the whole test suite (validation on),
-#                                   then the cross-aarch64 stage
+#   scripts/setup.sh test           install what is missing, build, run the whole test suite (validation on)
+#                                   on both Vulkan implementations (Mesa lavapipe and SwiftShader), fail on
+#                                   any skip tests/support/expected_skips.txt does not list, then the
+#                                   cross-aarch64 stage
 #   scripts/setup.sh cross-aarch64  cross-build for 64-bit Arm Linux into build-aarch64 and run the
 #                                   tiny-model forward test and the CLI under qemu (arm64 lavapipe)
 set -euo pipefail
@@ -56,7 +58,7 @@ cross_aarch64() {
 
 install_missing build-essential cmake ninja-build pkg-config libvulkan-dev libvulkan-volk-dev glslang-tools glslang-dev \
   spirv-tools doctest-dev libfmt-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev liblzma-dev xz-utils \
-  mesa-vulkan-drivers vulkan-validationlayers
+  mesa-vulkan-drivers vulkan-validationlayers chromium-common libspirv-cross-c-shared-dev
 # tests/chat.cmake renders Google's chat templates with Debian's jinja2 (/usr/bin/python3).
 install_missing python3 python3-jinja2
 
@@ -71,13 +73,23 @@ cmake --build build -j"$(nproc)"
 case "$mode" in
   run)  ./build/tools/vkgemma run -p "Why is the sky blue?" -n 32 ;;
   test)
-    ctest --test-dir build --output-on-failure -j1
+    # Every device test runs on lavapipe (plain names) and SwiftShader (name@swiftshader; Debian ships
+    # it in chromium-common), each pinned by VK_ICD_FILENAMES (tests/CMakeLists.txt).
+    for drv in lavapipe swiftshader; do
+      n=$(ctest --test-dir build -N -L "^driver-$drv\$" | sed -n 's/^Total Tests: //p')
+      if [ "${n:-0}" -eq 0 ]; then echo "no device tests registered for $drv (driver not found at configure)" >&2; exit 1; fi
+      echo "$n device tests on $drv"
+    done
+    rc=0
+    ctest --test-dir build --output-on-failure -j1 2>&1 | tee build/ctest-output.txt || rc=$?
+    sh tests/support/check_skips.sh build build/ctest-output.txt tests/support/expected_skips.txt || rc=1
+    [ "$rc" -eq 0 ] || exit "$rc"
     # Sanitizer configuration: the file parsers (mutation test), the tokenizer and the C API
     # (misuse, threads, no leaks) under AddressSanitizer + UBSan + LeakSanitizer.
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVKGEMMA_SANITIZE=ON -DVKGEMMA_BUILD_PERF=OFF
-    cmake --build build-asan -j"$(nproc)" --target test_gguf test_gguf_mutation test_tokenizer test_capi
+    cmake --build build-asan -j"$(nproc)" --target test_gguf test_gguf_mutation test_tokenizer test_gemma4_config test_capi
     ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
-      ctest --test-dir build-asan --output-on-failure -j1 -R '^(test_gguf|test_gguf_mutation|test_tokenizer)$'
+      ctest --test-dir build-asan --output-on-failure -j1 -R '^(test_gguf|test_gguf_mutation|test_tokenizer|test_gemma4_config)$'
     # The C API test loads the Vulkan driver, which leaves allocations behind after the loader
     # unloads it (frames of an unloaded module cannot be suppressed by name): leak checking off,
     # address and UB checks on. Our own handles are checked by the test itself.

@@ -10,24 +10,22 @@ set_target_properties(vkgemma_simple PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRE
 target_compile_options(vkgemma_simple PRIVATE -Wall -Wextra -pedantic -Werror)
 
 set(VKG_CAPI_MODEL ${VKG_SHARED_DIR}/golden/tiny_q8_0/model.gguf)
-set(VKG_CAPI_ENV "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")
+set(VKG_CAPI_ENV VKGEMMA_VALIDATION=1 VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache)
 
-add_test(NAME capi_symbols COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/capi/symbols.sh
+vkg_test(NAME capi_symbols LABELS capi COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/capi/symbols.sh
          $<TARGET_FILE:vkgemma_capi> $<TARGET_SONAME_FILE_NAME:vkgemma_capi>)
-set_tests_properties(capi_symbols PROPERTIES LABELS capi)
 
-add_test(NAME capi_install COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/capi/install.sh
+# Exits 77 (skipped) when ../shared is absent.
+vkg_test(NAME capi_install DEVICE LABELS capi ENVIRONMENT ${VKG_CAPI_ENV} PROPERTIES TIMEOUT 900
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/capi/install.sh
          ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/test-scratch/capi_install
          ${CMAKE_C_COMPILER} ${CMAKE_COMMAND} ${CMAKE_GENERATOR}
          $<TARGET_FILE:vkgemma> $<TARGET_FILE:vkgemma_simple> ${VKG_CAPI_MODEL})
-set_tests_properties(capi_install PROPERTIES LABELS capi SKIP_RETURN_CODE 77 TIMEOUT 900
-                     ENVIRONMENT "${VKG_CAPI_ENV}")
 
 # No Vulkan driver: the example reports VKGEMMA_NO_DEVICE in one line (any readable file will do:
 # the device is opened before the file is parsed).
-add_test(NAME capi_no_driver COMMAND ${CMAKE_COMMAND} -E env
+vkg_test(NAME capi_no_driver LABELS capi COMMAND ${CMAKE_COMMAND} -E env
          VK_ICD_FILENAMES=${CMAKE_CURRENT_SOURCE_DIR}/data/empty_icd.json
          VK_DRIVER_FILES=${CMAKE_CURRENT_SOURCE_DIR}/data/empty_icd.json
          sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh 1 "VKGEMMA_NO_DEVICE"
          $<TARGET_FILE:vkgemma_simple> ${PROJECT_SOURCE_DIR}/CMakeLists.txt hello)
-set_tests_properties(capi_no_driver PROPERTIES LABELS capi)

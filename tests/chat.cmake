@@ -11,25 +11,28 @@ set(VKG_CHAT_TEMPLATES ${VKG_SHARED_DIR}/reference)
 # The C++ formatter equals jinja2 on >= 20 conversations x both templates x thinking/generation prompt.
 add_executable(chat_jinja_compare ${CMAKE_CURRENT_SOURCE_DIR}/chat/jinja_compare.cpp)
 target_link_libraries(chat_jinja_compare PRIVATE vkg_host)
-add_test(NAME chat_jinja COMMAND chat_jinja_compare ${VKG_JINJA_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/chat/render_jinja.py
+vkg_test(NAME chat_jinja LABELS chat
+         COMMAND chat_jinja_compare ${VKG_JINJA_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/chat/render_jinja.py
          ${VKG_CHAT_TEMPLATES} ${CMAKE_CURRENT_SOURCE_DIR}/data/chat_conversations.json
          ${PROJECT_BINARY_DIR}/test-scratch/chat_jinja)
-set_tests_properties(chat_jinja PROPERTIES LABELS chat SKIP_RETURN_CODE 77)
 
 # `vkgemma chat` with scripted stdin on the built-in model: replies never show markup, /reset works,
 # a tool call (scripted with /assistant) and its /tool answer give the prompt jinja2 renders.
-add_test(NAME cli_chat_tool_roundtrip COMMAND ${VKG_JINJA_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/chat/chat_roundtrip.py
-         $<TARGET_FILE:vkgemma> ${VKG_CHAT_TEMPLATES} ${PROJECT_BINARY_DIR}/test-scratch/cli_chat_tool_roundtrip)
-set_tests_properties(cli_chat_tool_roundtrip PROPERTIES LABELS "chat;e2e" SKIP_RETURN_CODE 77 TIMEOUT 900
-  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")
+# (On every test driver; the scratch directory is per driver.)
+vkg_test(NAME cli_chat_tool_roundtrip DEVICE LABELS chat e2e PROPERTIES TIMEOUT 900
+         ENVIRONMENT VKGEMMA_VALIDATION=1 VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache
+         COMMAND sh -c "exec \"$0\" \"$@\" \"${PROJECT_BINARY_DIR}/test-scratch/cli_chat_tool_roundtrip\${VKGEMMA_TEST_DRIVER:+@\$VKGEMMA_TEST_DRIVER}\""
+                 ${VKG_JINJA_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/chat/chat_roundtrip.py
+                 $<TARGET_FILE:vkgemma> ${VKG_CHAT_TEMPLATES})
 
 # `run --json` reports the reply's parts and why it stopped (the built-in model runs out of -n).
-add_test(NAME cli_run_reply_json COMMAND vkgemma run -q -p "Why is the sky blue?" -n 3 --greedy --json)
-set_tests_properties(cli_run_reply_json PROPERTIES LABELS "chat;e2e"
-  ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache"
-  PASS_REGULAR_EXPRESSION "\"reasoning\": \"\",[^}]*\"stop\": \"max_tokens\",[^}]*\"stop_token\": null,[^}]*\"tool_calls\": \\[\\]"
-  FAIL_REGULAR_EXPRESSION "validation\\]")
+# (Exit status checked too: tests/cli/check_run.cmake.)
+vkg_test(NAME cli_run_reply_json DEVICE LABELS chat e2e
+         ENVIRONMENT VKGEMMA_VALIDATION=1 VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache
+         COMMAND ${CMAKE_COMMAND} "-DFAIL=vulkan validation"
+                 "-DPASS=\"reasoning\": \"\",[^}]*\"stop\": \"max_tokens\",[^}]*\"stop_token\": null,[^}]*\"tool_calls\": \\[\\]"
+                 -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_run.cmake -- ${VKG_CLI} run -q -p "Why is the sky blue?" -n 3 --greedy --json)
 # --raw takes the prompt as is: chat-template options with it are a usage error (exit 2).
-add_test(NAME cli_run_raw_with_think COMMAND sh -c
-  "out=$($<TARGET_FILE:vkgemma> run --raw --think -p hi 2>&1); rc=$?; echo \"$out\"; [ $rc -eq 2 ] && echo \"$out\" | grep -q 'need the chat template'")
-set_tests_properties(cli_run_raw_with_think PROPERTIES LABELS chat)
+# (Newlines, not semicolons, between the shell commands: vkg_test passes the command as a list.)
+vkg_test(NAME cli_run_raw_with_think LABELS chat COMMAND sh -c
+  "out=$($<TARGET_FILE:vkgemma> run --raw --think -p hi 2>&1)\nrc=$?\necho \"$out\"\n[ $rc -eq 2 ] && echo \"$out\" | grep -q 'need the chat template'")

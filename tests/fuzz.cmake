@@ -8,10 +8,12 @@ if(VKGEMMA_FUZZ)
       ${PROJECT_SOURCE_DIR}/host/gguf_vocab.cpp
       ${PROJECT_SOURCE_DIR}/host/gguf_writer.cpp
       ${PROJECT_SOURCE_DIR}/host/gemma4_config.cpp
-      ${PROJECT_SOURCE_DIR}/host/ggml_type.cpp)
+      ${PROJECT_SOURCE_DIR}/host/ggml_type.cpp
+      ${PROJECT_SOURCE_DIR}/host/tokenizer.cpp
+      ${PROJECT_SOURCE_DIR}/host/vocab.cpp)
     add_executable(gguf_fuzz ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/gguf_fuzz.cpp ${VKG_FUZZ_SOURCES})
     target_include_directories(gguf_fuzz PRIVATE ${PROJECT_SOURCE_DIR}/host)
-    target_compile_options(gguf_fuzz PRIVATE -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer)
+    target_compile_options(gguf_fuzz PRIVATE -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS)
     target_link_options(gguf_fuzz PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(gguf_fuzz PRIVATE fmt::fmt)
   else()

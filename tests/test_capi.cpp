@@ -18,8 +18,10 @@
 #include "gguf_vocab.h"
 #include "forward.h"
 #include "residency.h"
+#include "gguf_fixture.h"
 #include "gpu.h"
 #include "session.h"
+#include "synth.h"
 #include "test_util.h"
 #include "vkgemma.h"
 
@@ -311,8 +313,10 @@ TEST_CASE("model load: progress, cancel, info, tokenizer") {
     auto file = vkg::GgufFile::open(model_path());
     const auto g = vkg::load_gemma4(file);
     const vkg::ForwardOptions fo{.n_ctx = 256, .max_batch = 512};
-    const vkg::ResidencyPlan all = vkg::plan_residency(vkg::test::device().caps(), g, 1ull << 40,
-                                                       vkg::Gemma4Forward::estimate_session_bytes(vkg::test::device(), g, fo));
+    vkg::Device& dev = vkg::test::device();
+    const vkg::ResidencyPlan all =
+        vkg::plan_residency(dev.caps(), dev.allocator().rules(), g,
+                            {.available = 1ull << 40, .session_bytes = vkg::Gemma4Forward::estimate_session_bytes(dev, g, fo)});
     mp.progress_callback = nullptr;
     mp.n_ctx = 256;
     mp.device_memory_budget = all.device_bytes() - all.resident_layer_bytes / 2;
@@ -333,11 +337,24 @@ TEST_CASE("model load: progress, cancel, info, tokenizer") {
     REQUIRE(vkgemma_session_create(mh.m, &sp, &s2) == VKGEMMA_OK);  // room again
     CHECK(vkgemma_session_free(s2) == VKGEMMA_OK);
 
-    mp.device_memory_budget = all.global_bytes;
+    // Exact (issue 14): at the planner's minimum every layer streams and the session fits; a byte
+    // less is refused.
+    mp.device_memory_budget = all.minimum_bytes;
+    {
+      ModelHandle least(&mp);
+      REQUIRE(vkgemma_model_get_info(least.m, &info) == VKGEMMA_OK);
+      CHECK(info.n_layer_resident == 0);
+      REQUIRE(vkgemma_session_create(least.m, &sp, &s) == VKGEMMA_OK);
+      CHECK(vkgemma_session_create(least.m, &sp, &s2) == VKGEMMA_OUT_OF_MEMORY);
+      CHECK(vkgemma_session_free(s) == VKGEMMA_OK);
+    }
     vkgemma_model* m = nullptr;
-    CHECK(vkgemma_model_load(model_path().c_str(), &mp, &m) == VKGEMMA_OUT_OF_MEMORY);
-    CHECK(std::string(vkgemma_last_error()).find("needs at least") != std::string::npos);
-    CHECK(m == nullptr);
+    for (const uint64_t budget : {all.minimum_bytes - 1, all.global_bytes}) {
+      mp.device_memory_budget = budget;
+      CHECK(vkgemma_model_load(model_path().c_str(), &mp, &m) == VKGEMMA_OUT_OF_MEMORY);
+      CHECK(std::string(vkgemma_last_error()).find("needs at least") != std::string::npos);
+      CHECK(m == nullptr);
+    }
   }
   SUBCASE("a device profile: applied, unknown names refused, one profile per open device") {
     mp.progress_callback = nullptr;
@@ -513,8 +530,9 @@ TEST_CASE("two sessions on two threads give the tokens of one after the other; w
     CHECK(one.model_device_bytes == info.device_bytes);
     CHECK(two.model_device_bytes == info.device_bytes);
     CHECK(one.device_used_bytes >= info.device_bytes + one.session_device_bytes);
-    CHECK(two.device_used_bytes - one.device_used_bytes >= two.session_device_bytes);
-    CHECK(two.device_used_bytes - one.device_used_bytes < two.session_device_bytes + info.device_bytes / 2);
+    // Exact (issue 14): a session allocates its arena, session_device_bytes, and nothing else.
+    CHECK(two.device_allocated_bytes - one.device_allocated_bytes == two.session_device_bytes);
+    CHECK(two.device_used_bytes - one.device_used_bytes <= two.session_device_bytes);
     MESSAGE(fmt::format("weights {} B, session {} B, second session added {} B", info.device_bytes,
                         two.session_device_bytes, two.device_used_bytes - one.device_used_bytes));
 
@@ -690,7 +708,7 @@ TEST_CASE("session misuse, limits and stopping") {
     REQUIRE(vkgemma_session_create(m, nullptr, &s) == VKGEMMA_OK);
     CHECK(vkgemma_model_free(m) == VKGEMMA_OK);
     const Generated g = generate(s, prompt, 8, 3);
-    CHECK(g.status == VKGEMMA_OK);
+    CHECK_MESSAGE(g.status == VKGEMMA_OK, std::string(vkgemma_last_error()));
     CHECK(vkgemma_session_free(s) == VKGEMMA_OK);
   }
 }
@@ -905,4 +923,83 @@ TEST_CASE("C API generate_reply: the answer apart, same tokens as vkgemma_genera
   CHECK(vkgemma_session_get_last_stop(nullptr, &last, &last_token) == VKGEMMA_INVALID_ARGUMENT);
   CHECK(vkgemma_generate_reply(sh2.s, prompt.data(), prompt.size(), &sp, nullptr, nullptr,
                                reinterpret_cast<vkgemma_reply*>(sh2.s)) == VKGEMMA_INVALID_ARGUMENT);
+}
+
+TEST_CASE("a real-convention file: end-of-generation set, BOS, the file's sampling defaults") {
+  VKG_REQUIRE_SHARED();
+  CapiValidationGuard guard;
+  const std::string path = (vkg::test::shared_dir() / "golden" / "tiny_real_vocab_llamacpp" / "model.gguf").string();
+  vkgemma_model_params mp = {sizeof mp};
+  REQUIRE(vkgemma_model_default_params(&mp) == VKGEMMA_OK);
+  mp.n_ctx = 256;
+  vkgemma_model* m = nullptr;
+  REQUIRE_MESSAGE(vkgemma_model_load(path.c_str(), &mp, &m) == VKGEMMA_OK, vkgemma_last_error());
+  vkgemma_model_info info = {sizeof info};
+  REQUIRE(vkgemma_model_get_info(m, &info) == VKGEMMA_OK);
+  CHECK(info.n_eog_tokens == 3);
+  CHECK(std::vector<int32_t>(info.eog_tokens, info.eog_tokens + 3) == std::vector<int32_t>{1, 50, 106});
+  CHECK(info.eog_tokens[3] == -1);
+  CHECK(info.add_bos);
+  CHECK(info.file_add_bos_token == 1);
+  for (int32_t id : {1, 50, 106}) CHECK(vkgemma_token_is_eog(m, id));
+  for (int32_t id : {0, 2, 105, 212, -1, 1 << 30}) CHECK(!vkgemma_token_is_eog(m, id));
+  CHECK(!vkgemma_token_is_eog(nullptr, 1));
+  // The file recommends its sampling (general.sampling.*).
+  const auto file = vkg::GgufFile::open(path);
+  CHECK(info.sampling_top_k == file.get_int("general.sampling.top_k"));
+  CHECK(info.sampling_top_p == static_cast<float>(file.get_float("general.sampling.top_p")));
+  CHECK(info.sampling_temperature == static_cast<float>(file.get_float("general.sampling.temp")));
+  // Raw text with ADD_SPECIAL starts with BOS.
+  const std::vector<int32_t> ids = tokenize(m, "Hello", VKGEMMA_TOKENIZE_ADD_SPECIAL);
+  REQUIRE(!ids.empty());
+  CHECK(ids.front() == 2);
+
+  CHECK(vkgemma_model_free(m) == VKGEMMA_OK);
+}
+
+TEST_CASE("vkgemma_generate without sampler params samples with the file's general.sampling.*") {
+  CapiValidationGuard guard;
+  // A tiny synthetic model whose file recommends a hot, untruncated distribution (so that the
+  // tokens depend on the sampling parameters).
+  vkg::SynthOptions o = vkg::synth_preset("tiny");
+  o.seed = 5;
+  o.logit_std = 0.5f;  // a flat distribution: the tokens depend on the sampling parameters
+  const std::vector<uint8_t> plain = vkg::synth_write_memory(vkg::synth_plan(o));
+  const std::vector<uint8_t> bytes = vkg::test::rewrite_gguf(
+      vkg::GgufFile::open_memory(std::span<const uint8_t>(plain)), {}, [](vkg::GgufWriter& w) {
+        w.add_i32("general.sampling.top_k", 0);
+        w.add_f32("general.sampling.top_p", 1.0f);
+        w.add_f32("general.sampling.temp", 4.0f);
+      });
+  const auto path = vkg::test::scratch_dir("capi_sampling") / "hot.gguf";
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                              static_cast<std::streamsize>(bytes.size()));
+  vkgemma_model* m = nullptr;
+  REQUIRE_MESSAGE(vkgemma_model_load(path.c_str(), nullptr, &m) == VKGEMMA_OK, vkgemma_last_error());
+  vkgemma_model_info info = {sizeof info};
+  REQUIRE(vkgemma_model_get_info(m, &info) == VKGEMMA_OK);
+  CHECK(info.sampling_top_k == 0);
+  CHECK(info.sampling_top_p == 1.0f);
+  CHECK(info.sampling_temperature == 4.0f);
+  const std::vector<int32_t> prompt = tokenize(m, "hello there", VKGEMMA_TOKENIZE_ADD_SPECIAL);
+  auto run = [&](const vkgemma_sampler_params* sp) {
+    SessionHandle sh(m, 256);
+    Generated g;
+    g.status = vkgemma_generate(sh.s, prompt.data(), prompt.size(), sp, collect, &g, &g.stop);
+    CHECK(g.status == VKGEMMA_OK);
+    return g;
+  };
+  vkgemma_sampler_params file_sp = {sizeof file_sp};
+  REQUIRE(vkgemma_sampler_default_params(&file_sp) == VKGEMMA_OK);
+  const vkgemma_sampler_params defaults = file_sp;
+  file_sp.top_k = info.sampling_top_k;
+  file_sp.top_p = info.sampling_top_p;
+  file_sp.temperature = info.sampling_temperature;
+  const Generated none = run(nullptr), with_file = run(&file_sp), with_defaults = run(&defaults);
+  MESSAGE(none.tokens.size(), " / ", with_file.tokens.size(), " / ", with_defaults.tokens.size(), " tokens");
+  CHECK(none.tokens == with_file.tokens);
+  CHECK(none.stop == with_file.stop);
+  CHECK(none.tokens != with_defaults.tokens);
+  for (int32_t id : none.tokens) CHECK(!vkgemma_token_is_eog(m, id));  // never delivered
+  CHECK(vkgemma_model_free(m) == VKGEMMA_OK);
 }

@@ -1,5 +1,6 @@
 // Gemma 4 model description on synthetic GGUFs: derived per-layer facts, KV sharing, the weight
 // map's presence/shape/type rules, error messages, and KV/byte accounting at E2B size.
+#include <cmath>
 #include "gemma4_config.h"
 #include "gguf_fixture.h"
 #include "test_util.h"
@@ -105,17 +106,111 @@ TEST_CASE("Gemma 4 config: optional keys and tensors") {
     CHECK(m.weights.output != nullptr);
     CHECK(gemma4_footprint(m, 2).device_bytes > 0);
   }
-  SUBCASE("K/V tensors on a KV-sharing layer are shape-checked and reported unused") {
+  SUBCASE("K/V tensors on a KV-sharing layer and vision/audio tensors are reported unused") {
     TinyGemma4 t;
     t.tensors.push_back({"blk.3.attn_k.weight", GgmlType::F32, {32, 32}});
-    t.tensors.push_back({"something.else", GgmlType::F32, {4}});
+    t.tensors.push_back({"v.blk.0.attn_q.weight", GgmlType::F32, {4}});   // Ollama blobs carry the towers
+    t.tensors.push_back({"a.conv1d.0.weight", GgmlType::F16, {4, 2}});
+    t.tensors.push_back({"mm.input_projection.weight", GgmlType::F32, {4}});
     const GgufFile f = GgufFile::open_memory(t.bytes());
     const Gemma4Model m = load_gemma4(f);
-    REQUIRE(m.weights.unused.size() == 2);
+    REQUIRE(m.weights.unused.size() == 4);
     CHECK(m.weights.unused[0]->name == "blk.3.attn_k.weight");
     CHECK(m.weights.layers[3].attn_k == nullptr);
-    CHECK(gemma4_footprint(m, 2).unused_bytes == 32 * 32 * 4 + 16);
+    CHECK(gemma4_footprint(m, 2).unused_bytes == 32 * 32 * 4 + 16 + 16 + 16);
   }
+  SUBCASE("unknown tensors are refused, naming them") {
+    TinyGemma4 t;
+    t.tensors.push_back({"something.else", GgmlType::F32, {4}});
+    t.tensors.push_back({"blk.0.attn_q.scale", GgmlType::F32, {1}});  // a per-tensor scale
+    const std::string msg = load_error(t);
+    CHECK(contains(msg, "2 unknown tensors ('something.else', 'blk.0.attn_q.scale')"));
+    TinyGemma4 t1;
+    t1.tensors.push_back({"blk.9.ffn_gate.weight", GgmlType::F32, {32, 32}});  // a layer the model lacks
+    CHECK(contains(load_error(t1), "1 unknown tensor ('blk.9.ffn_gate.weight')"));
+    TinyGemma4 many;
+    for (int i = 0; i < 10; ++i) many.tensors.push_back({"x" + std::to_string(i), GgmlType::F32, {4}});
+    CHECK(contains(load_error(many), "'x7' and 2 more"));
+    TinyGemma4 vis;  // the prefix must be "v." exactly
+    vis.tensors.push_back({"vision.weight", GgmlType::F32, {4}});
+    CHECK(contains(load_error(vis), "unknown tensor ('vision.weight')"));
+  }
+  SUBCASE("rope.freq_base_swa is optional (10000)") {
+    TinyGemma4 t;
+    t.omit_keys = {"gemma4.rope.freq_base_swa"};
+    const Gemma4Config c = load_gemma4(GgufFile::open_memory(t.bytes())).config;
+    CHECK(c.rope_base_swa == 10000.0f);
+    CHECK(c.layers[0].rope_base == 10000.0f);
+    CHECK(c.layers[1].rope_base == 1e6f);
+  }
+  SUBCASE("rope_freqs has key_length / 2 entries, also when rope.dimension_count is smaller") {
+    TinyGemma4 t;
+    t.omit_keys = {"gemma4.rope.dimension_count"};
+    t.extra_keys = [](GgufWriter& w) { w.add_u32("gemma4.rope.dimension_count", 8); };
+    const Gemma4Model m = load_gemma4(GgufFile::open_memory(t.bytes()));
+    CHECK(m.config.n_rot_full == 8);
+    CHECK(m.weights.rope_freqs->ne[0] == 16);  // hd_full 32 / 2
+    t.find("rope_freqs.weight")->ne = {4};     // n_rot / 2: the older synthetic layout, accepted
+    CHECK(load_gemma4(GgufFile::open_memory(t.bytes())).weights.rope_freqs->ne[0] == 4);
+    t.find("rope_freqs.weight")->ne = {12};
+    CHECK(contains(load_error(t), "tensor 'rope_freqs.weight' has the wrong shape: expected [16], found [12]"));
+  }
+  SUBCASE("general.sampling.* are the file's sampling defaults") {
+    TinyGemma4 t;
+    CHECK(!load_gemma4(GgufFile::open_memory(t.bytes())).config.sampling.top_k);
+    t.extra_keys = [](GgufWriter& w) {
+      w.add_i32("general.sampling.top_k", 64);
+      w.add_f32("general.sampling.top_p", 0.95f);
+      w.add_f32("general.sampling.temp", 1.0f);
+    };
+    const SamplingDefaults s = load_gemma4(GgufFile::open_memory(t.bytes())).config.sampling;
+    CHECK(s.top_k == 64);
+    CHECK(s.top_p == 0.95f);
+    CHECK(s.temp == 1.0f);
+    t.extra_keys = [](GgufWriter& w) { w.add_f32("general.sampling.top_p", 1.5f); };
+    CHECK(contains(load_error(t), "general.sampling.top_p = 1.5 must be in [0, 1]"));
+    t.extra_keys = [](GgufWriter& w) { w.add_i32("general.sampling.top_k", -3); };
+    CHECK(contains(load_error(t), "general.sampling.top_k = -3 must be in 0.."));
+    t.extra_keys = [](GgufWriter& w) { w.add_f32("general.sampling.temp", std::nanf("")); };
+    CHECK(contains(load_error(t), "general.sampling.temp = nan must be finite"));
+  }
+}
+
+TEST_CASE("Gemma 4 config: every dimension is capped") {
+  struct Case { const char* key; uint64_t value; const char* expect; };
+  const std::vector<Case> cases{
+      {"gemma4.embedding_length", 1u << 20, "gemma4.embedding_length = 1048576 is implausible (max 65536)"},
+      {"gemma4.embedding_length_per_layer_input", 1u << 17, "embedding_length_per_layer_input = 131072 is implausible"},
+      {"gemma4.context_length", 1u << 30, "gemma4.context_length = 1073741824 is implausible (max 16777216)"},
+      {"gemma4.attention.sliding_window", 4000000000u, "sliding_window = 4000000000 is implausible"},
+      {"gemma4.attention.key_length", 1u << 20, "gemma4.attention.key_length = 1048576 is implausible (max 8192)"},
+      {"gemma4.attention.key_length_swa", 1u << 14, "key_length_swa = 16384 is implausible"},
+      {"gemma4.attention.head_count", 1u << 16, "gemma4.attention.head_count[0] = 65536 is implausible (max 1024)"},
+      {"gemma4.attention.head_count_kv", 4096, "head_count_kv[0] = 4096 is implausible"},
+      {"gemma4.feed_forward_length", 1u << 30, "feed_forward_length[0] = 1073741824 is implausible (max 1048576)"},
+      {"gemma4.block_count", 5000, "block_count = 5000 is implausible (max 4096)"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.key);
+    TinyGemma4 t;
+    t.omit_keys = {c.key};
+    if (std::string(c.key) == "gemma4.attention.key_length" || std::string(c.key) == "gemma4.attention.key_length_swa")
+      t.omit_keys.insert(std::string(c.key) == "gemma4.attention.key_length" ? "gemma4.attention.value_length"
+                                                                            : "gemma4.attention.value_length_swa");
+    t.extra_keys = [&c](GgufWriter& w) {
+      w.add_u32(c.key, static_cast<uint32_t>(c.value));
+      const std::string k = c.key;
+      if (k.ends_with("key_length")) w.add_u32("gemma4.attention.value_length", static_cast<uint32_t>(c.value));
+      if (k.ends_with("key_length_swa")) w.add_u32("gemma4.attention.value_length_swa", static_cast<uint32_t>(c.value));
+    };
+    const std::string msg = load_error(t);
+    CHECK_MESSAGE(contains(msg, c.expect), msg);
+  }
+  // The vocabulary size too (token count of the tokenizer, or vocab_size).
+  TinyGemma4 t;
+  t.omit_keys = {"tokenizer"};
+  t.extra_keys = [](GgufWriter& w) { w.add_u32("gemma4.vocab_size", 1u << 28); };
+  CHECK(contains(load_error(t), "the vocabulary size = 268435456 is implausible"));
 }
 
 TEST_CASE("Gemma 4 config: each defect gets a clear error") {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <cstdio>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include "gemma4_config.h"
 #include "gguf.h"
@@ -11,6 +12,7 @@
 #include "gguf_vocab.h"
 #include "gguf_writer.h"
 #include "test_util.h"
+#include "tokenizer.h"
 
 using namespace vkg;
 using vkg::test::fill_pseudo_random;
@@ -321,49 +323,87 @@ TEST_CASE("vocab: write -> read round trip and malformed tokenizer metadata") {
   CHECK(m.unk_id == -1);
 }
 
-// ------------------------------------------------------------------------------------------------
-// Golden models: real files written by llama.cpp's gguf-py (see ../shared/golden/README.md).
+TEST_CASE("vocab: Ollama blobs (model llama + pre gemma4 + merges, eos_token_ids, vision tensors) load") {
+  test::TinyGemma4 tiny;
+  tiny.edit_vocab = [](Vocab& v) {
+    v = test::TinyGemma4::tokenizer_vocab();
+    v.model = "llama";
+    v.pre = "gemma4";
+    v.eog_ids.clear();
+  };
+  tiny.extra_keys = [](GgufWriter& w) {
+    w.add_array<int32_t>("tokenizer.ggml.eos_token_ids", std::vector<int32_t>{1, 15});  // <eos>, "\n"
+  };
+  tiny.tensors.push_back({"v.patch_embd.weight", GgmlType::F16, {8, 4}});
+  tiny.tensors.push_back({"a.blk.0.attn_q.weight", GgmlType::F32, {4}});
+  tiny.tensors.push_back({"mm.a.fc.weight", GgmlType::F32, {4}});
+  const GgufFile f = GgufFile::open_memory(tiny.bytes());
+  CHECK(f.get_string("tokenizer.ggml.model") == "llama");
+  const Vocab v = read_vocab(f);
+  CHECK(v.model == "gemma4");
+  CHECK(v.pre == "gemma4");
+  CHECK(v.eog_ids == std::vector<int32_t>{1, 15});
+  const Tokenizer tok(v);
+  CHECK(tok.encode("ab ab", true, false) == std::vector<int32_t>{2, 6, 8});
+  CHECK(tok.is_eog(15));
+  const Gemma4Model m = load_gemma4(f);
+  CHECK(m.weights.unused.size() == 3);
 
-namespace {
-
-// Re-declare one KV of f on w, whatever its type.
-void copy_kv(const GgufFile& f, const GgufKv& kv, GgufWriter& w) {
-  const std::string& k = kv.key;
-  if (!kv.is_array()) {
-    switch (kv.type) {
-      case GgufType::U8: return w.add_u8(k, f.get_u8(k));
-      case GgufType::I8: return w.add_i8(k, f.get_i8(k));
-      case GgufType::U16: return w.add_u16(k, f.get_u16(k));
-      case GgufType::I16: return w.add_i16(k, f.get_i16(k));
-      case GgufType::U32: return w.add_u32(k, f.get_u32(k));
-      case GgufType::I32: return w.add_i32(k, f.get_i32(k));
-      case GgufType::U64: return w.add_u64(k, f.get_u64(k));
-      case GgufType::I64: return w.add_i64(k, f.get_i64(k));
-      case GgufType::F32: return w.add_f32(k, f.get_f32(k));
-      case GgufType::F64: return w.add_f64(k, f.get_f64(k));
-      case GgufType::Bool: return w.add_bool(k, f.get_bool(k));
-      case GgufType::String: return w.add_string(k, f.get_string_view(k));
-      default: FAIL("unexpected type");
-    }
-  }
-  switch (kv.elem_type) {
-    case GgufType::U8: return w.add_array(k, f.get_array<uint8_t>(k));
-    case GgufType::I8: return w.add_array(k, f.get_array<int8_t>(k));
-    case GgufType::U16: return w.add_array(k, f.get_array<uint16_t>(k));
-    case GgufType::I16: return w.add_array(k, f.get_array<int16_t>(k));
-    case GgufType::U32: return w.add_array(k, f.get_array<uint32_t>(k));
-    case GgufType::I32: return w.add_array(k, f.get_array<int32_t>(k));
-    case GgufType::U64: return w.add_array(k, f.get_array<uint64_t>(k));
-    case GgufType::I64: return w.add_array(k, f.get_array<int64_t>(k));
-    case GgufType::F32: return w.add_array(k, f.get_array<float>(k));
-    case GgufType::F64: return w.add_array(k, f.get_array<double>(k));
-    case GgufType::Bool: return w.add_bool_array(k, f.get_array<bool>(k));
-    case GgufType::String: return w.add_string_array(k, f.get_string_array(k));
-    default: FAIL("unexpected element type");
-  }
+  // "llama" without the gemma4 pre-tokenizer stays "llama" (a SentencePiece model): refused by
+  // the tokenizer, naming it; "llama" + gemma4 without merges is refused at read.
+  tiny.edit_vocab = [](Vocab& v) {
+    v = test::TinyGemma4::tokenizer_vocab();
+    v.model = "llama";
+  };
+  const Vocab spm = read_vocab(GgufFile::open_memory(tiny.bytes()));
+  CHECK(spm.model == "llama");
+  CHECK_THROWS_WITH_AS(Tokenizer{spm}, doctest::Contains("tokenizer model \"llama\" is not supported"), VocabError);
+  tiny.edit_vocab = [](Vocab& v) {
+    v = test::TinyGemma4::tokenizer_vocab();
+    v.model = "llama";
+    v.pre = "gemma4";
+    v.merges.clear();
+  };
+  CHECK_THROWS_WITH_AS(read_vocab(GgufFile::open_memory(tiny.bytes())),
+                       doctest::Contains("tokenizer.ggml.merges is missing or empty but model 'gemma4' is BPE"),
+                       GgufError);
 }
 
-}  // namespace
+TEST_CASE("vocab: BOS is forced on for gemma4; the file's value is kept; eos_token_ids out of range") {
+  test::TinyGemma4 tiny;
+  for (const std::optional<bool> file : {std::optional<bool>{}, std::optional<bool>{false}, std::optional<bool>{true}}) {
+    tiny.edit_vocab = [file](Vocab& v) {
+      v = test::TinyGemma4::tokenizer_vocab();
+      v.file_add_bos = file;
+      v.add_bos = file.value_or(true);
+    };
+    const Vocab v = read_vocab(GgufFile::open_memory(tiny.bytes()));
+    CHECK(v.add_bos);
+    CHECK(v.file_add_bos == file.value_or(true));  // write_vocab always writes the key
+    CHECK(vocab_notices(v).size() == (file == false ? 1u : 0u));
+    CHECK(Tokenizer(v).encode("a", v.add_bos, false) == std::vector<int32_t>{2, 4});
+  }
+  // Not a gemma4 tokenizer: the file's value stands. Ollama's eos_token_ids are range-checked.
+  auto llama_file = [](bool bad_list) {
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "llama");
+    w.add_string_array("tokenizer.ggml.tokens", std::vector<std::string>{"a", "b", "c"});
+    w.add_bool("tokenizer.ggml.add_bos_token", false);
+    w.add_array<int32_t>("tokenizer.ggml.eos_token_ids", std::vector<int32_t>{0, bad_list ? 3 : 1});
+    std::vector<uint8_t> out;
+    w.begin(out);
+    w.finish();
+    return out;
+  };
+  const Vocab l = read_vocab(GgufFile::open_memory(llama_file(false)));
+  CHECK(!l.add_bos);
+  CHECK(l.eog_ids == std::vector<int32_t>{0, 1});
+  CHECK_THROWS_WITH_AS(read_vocab(GgufFile::open_memory(llama_file(true))),
+                       doctest::Contains("tokenizer.ggml.eos_token_ids = 3 is out of range"), GgufError);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Golden models: real files written by llama.cpp's gguf-py (see ../shared/golden/README.md).
 
 TEST_CASE("golden models: load, validate as Gemma 4, match case.json, rewrite byte-identically") {
   VKG_REQUIRE_SHARED();
@@ -372,7 +412,7 @@ TEST_CASE("golden models: load, validate as Gemma 4, match case.json, rewrite by
     CAPTURE(name);
     const auto dir = vkg::test::shared_dir() / "golden" / name;
     if (!std::filesystem::exists(dir / "model.gguf")) {
-      MESSAGE("SKIPPED: ", name, " is absent");
+      vkg::test::skip(dir.string() + " is absent");
       continue;
     }
     const nlohmann::json j = nlohmann::json::parse(std::ifstream(dir / "case.json"));
@@ -461,7 +501,7 @@ TEST_CASE("golden models: load, validate as Gemma 4, match case.json, rewrite by
 
     // Our writer reproduces the file byte for byte from its KVs and tensors.
     GgufWriter w;
-    for (const auto& kv : f.kvs()) copy_kv(f, kv, w);
+    for (const auto& kv : f.kvs()) test::copy_kv(f, kv, w);
     for (const auto& t : f.tensors())
       w.add_tensor(t.name, t.type, std::span<const uint64_t>(t.ne.data(), t.n_dims));
     std::vector<uint8_t> out;

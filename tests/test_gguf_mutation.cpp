@@ -5,6 +5,7 @@
 // message: no crash, no out-of-bounds read (run under -DVKGEMMA_SANITIZE=ON), no other exception
 // (a std::bad_alloc from a huge length would be a bug: lengths are checked before allocating).
 #include <cstring>
+#include <fmt/format.h>
 #include <fstream>
 #include <random>
 #include "gemma4_config.h"
@@ -12,13 +13,14 @@
 #include "gguf_fixture.h"
 #include "gguf_vocab.h"
 #include "test_util.h"
+#include "tokenizer.h"
 
 using namespace vkg;
 
 namespace {
 
 struct Outcome {
-  size_t variants = 0, loaded = 0, model_ok = 0, model_error = 0, gguf_error = 0;
+  size_t variants = 0, loaded = 0, model_ok = 0, model_error = 0, gguf_error = 0, tokenizer_ok = 0, tokenizer_error = 0;
   std::vector<std::string> failures;  // first few bad outcomes
 };
 
@@ -51,6 +53,34 @@ uint64_t touch_everything(const GgufFile& f, Outcome& out) {
   return h;
 }
 
+// Build a tokenizer from a vocabulary that read_vocab accepted and run it: encode texts that hit
+// every path (added tokens, byte fallback, newline runs, invalid UTF-8) and decode every id.
+// Only VocabError (a clear refusal at construction) may come out.
+void exercise_tokenizer(const Vocab& v, Outcome& out, const std::string& what) {
+  try {
+    const Tokenizer tok(v);
+    ++out.tokenizer_ok;
+    uint64_t h = 0;
+    for (const char* text : {"ab ab\n\nc", "<bos><|turn>user\n\xC3\xA9\xFF<0x41><0x-1>", "", "\n", " a  b  "})
+      for (bool special : {false, true}) {
+        const std::vector<int32_t> ids = tok.encode(text, v.add_bos && v.bos_id >= 0, special);
+        for (int32_t id : ids) h += static_cast<uint64_t>(id);
+        h += tok.decode(ids, special).size();
+      }
+    std::vector<int32_t> all(tok.n_vocab());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int32_t>(i);
+    h += tok.decode(all, true).size() + tok.decode(all, false).size();
+    StreamingDetokenizer sd(tok);
+    for (int32_t id : all) h += sd.push(id).size() + tok.is_eog(id);
+    h += sd.flush().size();
+    volatile uint64_t keep = h;
+    (void)keep;
+  } catch (const VocabError& e) {
+    ++out.tokenizer_error;
+    if (!*e.what() && out.failures.size() < 10) out.failures.push_back(what + ": empty VocabError message");
+  }
+}
+
 void try_variant(std::span<const uint8_t> bytes, const std::string& what, Outcome& out) {
   ++out.variants;
   auto bad = [&](const std::string& why) {
@@ -63,7 +93,7 @@ void try_variant(std::span<const uint8_t> bytes, const std::string& what, Outcom
     try {
       const Gemma4Model m = load_gemma4(f);
       (void)gemma4_footprint(m, 2);
-      if (gguf_has_vocab(f)) (void)read_vocab(f);
+      if (gguf_has_vocab(f)) exercise_tokenizer(read_vocab(f), out, what);
       ++out.model_ok;
     } catch (const ModelError& e) {
       ++out.model_error;
@@ -120,6 +150,7 @@ TEST_CASE("GGUF mutation: thousands of corrupted variants never crash or escape 
   tiny.hd_swa = 4;
   tiny.hd_full = 8;
   tiny.n_ff = {8, 8, 16, 16};
+  tiny.edit_vocab = [](Vocab& v) { v = test::TinyGemma4::tokenizer_vocab(); };  // one the tokenizer accepts
   tiny.declare_tensors();
   const std::vector<uint8_t> base = tiny.bytes();
   {  // kept as a seed for tests/fuzz/gguf_fuzz
@@ -179,11 +210,95 @@ TEST_CASE("GGUF mutation: thousands of corrupted variants never crash or escape 
   }
 
   MESSAGE(out.variants, " variants: ", out.gguf_error, " GgufError at open, ", out.loaded, " opened (",
-          out.model_ok, " valid Gemma 4, ", out.model_error, " clear model errors)");
+          out.model_ok, " valid Gemma 4, ", out.model_error, " clear model errors; tokenizer built ",
+          out.tokenizer_ok, ", refused ", out.tokenizer_error, ")");
   for (const auto& f : out.failures) FAIL_CHECK(f);
   CHECK(out.failures.empty());
   CHECK(out.variants >= 2000);
   CHECK(out.gguf_error > 0);
   CHECK(out.model_ok > 0);
   CHECK(out.model_error > 0);
+  CHECK(out.tokenizer_ok > 0);
+}
+
+TEST_CASE("vocabulary mutation: hostile token texts, types and merges never crash the tokenizer") {
+  // A vocabulary with every token kind: control, unknown, user-defined markup, the 256 byte tokens,
+  // normal pieces and merges. Variants edit its bytes in place (the GGUF stays valid), so each one
+  // reaches read_vocab and the tokenizer.
+  test::TinyGemma4 tiny;
+  tiny.n_embd = 8, tiny.n_ple = 4, tiny.hd_swa = 4, tiny.hd_full = 8;
+  tiny.n_ff = {8, 8, 16, 16};
+  Vocab voc = test::TinyGemma4::tokenizer_vocab();
+  auto add = [&](std::string t, TokenType ty) {
+    voc.tokens.push_back(std::move(t));
+    voc.types.push_back(ty);
+    voc.scores.push_back(0);
+  };
+  add("<|turn>", TokenType::Control);
+  add("<turn|>", TokenType::Control);
+  add("<|\"|>", TokenType::UserDefined);
+  add("</s>", TokenType::Normal);
+  for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b), TokenType::Byte);
+  tiny.n_vocab = static_cast<uint32_t>(voc.tokens.size());
+  tiny.edit_vocab = [&voc](Vocab& v) { v = voc; };
+  tiny.declare_tensors();
+  const std::vector<uint8_t> base = tiny.bytes();
+  const GgufFile ref = GgufFile::open_memory(std::span<const uint8_t>(base));
+  REQUIRE_NOTHROW(Tokenizer(read_vocab(ref)));
+  const GgufKv& toks = ref.kv("tokenizer.ggml.tokens");
+  const GgufKv& types = ref.kv("tokenizer.ggml.token_type");
+  const GgufKv& merges = ref.kv("tokenizer.ggml.merges");
+
+  Outcome out;
+  std::mt19937_64 rng(777);
+  std::vector<uint8_t> buf;
+  auto run = [&](const std::string& what) {
+    ++out.variants;
+    try {
+      const GgufFile f = GgufFile::open_memory(std::span<const uint8_t>(buf), "vocab-mutant.gguf");
+      ++out.loaded;
+      try {
+        exercise_tokenizer(read_vocab(f), out, what);
+      } catch (const GgufError&) {
+        ++out.model_error;
+      }
+    } catch (const GgufError&) {
+      ++out.gguf_error;
+    } catch (const std::exception& e) {
+      if (out.failures.size() < 10) out.failures.push_back(what + ": unexpected exception: " + e.what());
+    }
+  };
+  // Every byte token's text rewritten in place to hostile 6-byte spellings.
+  const std::string_view base_view(reinterpret_cast<const char*>(base.data()), base.size());
+  for (int b = 0; b < 256; b += 17) {
+    const size_t at = base_view.find(fmt::format("<0x{:02X}>", b), toks.value_offset);
+    REQUIRE(at != std::string_view::npos);
+    for (const char* hostile : {"<0x-1>", "<0xZZ>", "<0x+F>", "<0x 1>", "<0xff>", "<0x00>", "<0x\xFF\xFF>", "<<0x>>"}) {
+      buf = base;
+      std::memcpy(buf.data() + at, hostile, 6);
+      run(fmt::format("byte token {} -> {}", b, hostile));
+    }
+  }
+  // Token types overwritten (i32 each) with every value in -2..8.
+  for (int i = 0; i < 200; ++i) {
+    buf = base;
+    const uint64_t k = rng() % types.count;
+    const int32_t v = static_cast<int32_t>(rng() % 11) - 2;
+    std::memcpy(buf.data() + types.value_offset + 4 * k, &v, 4);
+    run(fmt::format("token_type[{}] = {}", k, v));
+  }
+  // Random byte flips inside the token texts and the merges.
+  for (const GgufKv* kv : {&toks, &merges})
+    for (int i = 0; i < 400; ++i) {
+      buf = base;
+      const uint64_t at = kv->value_offset + rng() % kv->value_bytes;
+      buf[at] = static_cast<uint8_t>(rng());
+      run(fmt::format("{} byte {} = {}", kv->key, at, buf[at]));
+    }
+  MESSAGE(out.variants, " vocabulary variants: tokenizer built ", out.tokenizer_ok, ", refused ", out.tokenizer_error,
+          ", read_vocab errors ", out.model_error, ", GGUF errors ", out.gguf_error);
+  for (const auto& f : out.failures) FAIL_CHECK(f);
+  CHECK(out.failures.empty());
+  CHECK(out.tokenizer_ok > 0);
+  CHECK(out.tokenizer_error > 0);
 }

@@ -203,7 +203,7 @@ TEST_CASE("SPIR-V reflection sees the specialized workgroup size") {
   CHECK(info.local_size[0] == 96);
   CHECK(info.local_size[1] == 1);
   CHECK(info.shared_bytes == 0);
-  CHECK_THROWS(reflect_spirv(std::vector<uint32_t>{1, 2, 3, 4, 5}, {}));
+  CHECK_THROWS(reflect_spirv(std::vector<uint32_t>{1, 2, 3, 4, 5}, std::span<const uint32_t>{}));
 }
 
 TEST_CASE("pipelines over the profile's limits are refused, within them are logged") {

@@ -49,7 +49,7 @@ struct Golden {
 std::optional<Golden> load_golden(const std::string& name) {
   const fs::path dir = test::shared_dir() / "golden" / name;
   if (test::shared_dir().empty() || !fs::exists(dir / "model.gguf")) {
-    MESSAGE("SKIPPED: " << dir << " is absent");
+    test::skip(dir.string() + " is absent");
     return std::nullopt;
   }
   GgufFile f = GgufFile::open(dir / "model.gguf");

@@ -439,3 +439,128 @@ TEST_CASE("real vocab: Gemma 4 full special-token names") {
   // With the full names, the Gemma 3 name "<start_of_image>" is plain text again.
   CHECK(tok.encode("<start_of_image>", false, true).size() > 1);
 }
+
+// ================================ real-file token types (no ../shared) =========================
+
+namespace {
+// The synthetic vocabulary retyped the way real Gemma 4 GGUFs are: <eos> NORMAL (1), </s> NORMAL,
+// <|tool_response> and <|"|> USER_DEFINED, <turn|> CONTROL; only eos_token_id, no eog ids.
+struct RealTyped {
+  Vocab v;
+  int32_t eos = 1, slash_s, tool_response, quote, turn_end = 5;
+};
+RealTyped real_typed_vocab() {
+  RealTyped r;
+  r.v = synthetic_vocab();
+  r.v.types[1] = TokenType::Normal;  // <eos>
+  r.v.eog_ids.clear();
+  auto add = [&](std::string t, TokenType ty) {
+    r.v.tokens.push_back(std::move(t));
+    r.v.types.push_back(ty);
+    return static_cast<int32_t>(r.v.tokens.size() - 1);
+  };
+  r.slash_s = add("</s>", TokenType::Normal);
+  r.tool_response = add("<|tool_response>", TokenType::UserDefined);
+  r.quote = add("<|\"|>", TokenType::UserDefined);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("token types: end of generation by token text, never </s>") {
+  const RealTyped r = real_typed_vocab();
+  Tokenizer tok(r.v);
+  CHECK(tok.eog_ids() == Ids{r.eos, r.turn_end, r.tool_response});
+  CHECK(vkg::end_of_generation_set(r.v) == tok.eog_ids());
+  CHECK(tok.is_eog(r.eos));            // NORMAL-typed <eos> still ends generation
+  CHECK(tok.is_eog(r.turn_end));       // by text; no eot key
+  CHECK(tok.is_eog(r.tool_response));  // USER_DEFINED, by text
+  CHECK(!tok.is_eog(r.slash_s));
+  CHECK(!tok.is_eog(4));
+  CHECK(!tok.is_eog(-1));
+  CHECK(!tok.is_eog(1 << 20));
+  // Keys still count: an eog id given by the file (here <|turn>) joins the set.
+  Vocab v = r.v;
+  v.eog_ids = {4};
+  CHECK(Tokenizer(v).eog_ids() == Ids{r.eos, 4, r.turn_end, r.tool_response});
+  // Another eos id (Ollama's eos_token_ids, or a different eos_token_id) joins too.
+  v.eog_ids.clear();
+  v.eos_id = 2;
+  CHECK(Tokenizer(v).eog_ids() == Ids{r.eos, 2, r.turn_end, r.tool_response});
+}
+
+TEST_CASE("token types: USER_DEFINED always whole, CONTROL only with special parsing") {
+  const RealTyped r = real_typed_vocab();
+  Tokenizer tok(r.v);
+  // Acting types: the control-looking texts are control whatever is stored (as llama.cpp).
+  CHECK(tok.token_type(r.eos) == TokenType::Normal);
+  CHECK(tok.acts_as(r.eos) == TokenType::Control);
+  CHECK(tok.acts_as(r.slash_s) == TokenType::Control);
+  CHECK(tok.acts_as(r.tool_response) == TokenType::Control);
+  CHECK(tok.acts_as(r.quote) == TokenType::UserDefined);
+  CHECK(tok.acts_as(kA) == TokenType::Normal);
+  // USER_DEFINED: one token with or without special parsing, and printed.
+  CHECK(tok.encode("a<|\"|>b", false, false) == Ids{kA, r.quote, kB});
+  CHECK(tok.encode("a<|\"|>b", false, true) == Ids{kA, r.quote, kB});
+  CHECK(tok.decode(Ids{kA, r.quote, kB}, false) == "a<|\"|>b");
+  // CONTROL (stored or acting): a token only when special text is parsed.
+  for (int32_t id : {r.eos, r.slash_s, r.tool_response, r.turn_end}) {
+    const std::string t = r.v.tokens[id];
+    CAPTURE(t);
+    CHECK(tok.encode(t, false, true) == Ids{id});
+    const Ids plain = tok.encode(t, false, false);
+    CHECK(plain.size() == t.size());  // its characters, here all byte fallback
+    CHECK(tok.decode(plain, false) == t);
+    // Not printed unless special tokens are rendered (llama.cpp skips control tokens too).
+    CHECK(tok.decode(Ids{kA, id, kB}, false) == "ab");
+    CHECK(tok.decode(Ids{kA, id, kB}, true) == "a" + t + "b");
+    vkg::StreamingDetokenizer sd(tok);
+    CHECK(sd.push(id).empty());
+  }
+}
+
+TEST_CASE("hostile vocabularies: byte tokens are parsed strictly") {
+  CHECK(vkg::parse_byte_token("<0x00>") == 0);
+  CHECK(vkg::parse_byte_token("<0xFF>") == 255);
+  CHECK(vkg::parse_byte_token("<0x0a>") == 10);
+  CHECK(vkg::parse_byte_token("<0xA9>") == 0xA9);
+  for (const char* bad : {"<0x-1>", "<0xZZ>", "<0x+1>", "<0x 1>", "<0x1>", "<0x123>", "<0X41>", "<0x41", "0x41>",
+                          "<0x4g>", "", "<0x>"})
+    CHECK_MESSAGE(vkg::parse_byte_token(bad) == -1, bad);
+
+  // A BYTE-typed token whose text is not <0xNN>: a clear vocabulary error naming it (std::stoi
+  // used to accept "-1" and write byte_id[-1], and to throw std::invalid_argument for "ZZ").
+  for (const char* bad : {"<0x-1>", "<0xZZ>", "<0x+F>", "<0x1>", "x"}) {
+    Vocab v = synthetic_vocab();
+    v.tokens[byte_tok(0x41)] = bad;
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(Tokenizer{v}, doctest::Contains("is typed BYTE but its text"), vkg::VocabError);
+  }
+  // The same texts typed NORMAL are ordinary tokens: the tokenizer builds and round-trips them.
+  {
+    Vocab v = synthetic_vocab();
+    v.tokens.push_back("<0x-1>");
+    v.types.push_back(TokenType::Normal);
+    v.tokens.push_back("<0xZZ>");
+    v.types.push_back(TokenType::UserDefined);
+    Tokenizer tok(v);
+    const auto zz = static_cast<int32_t>(v.tokens.size() - 1);
+    CHECK(tok.encode("a<0xZZ>", false, false) == Ids{kA, zz});
+    CHECK(tok.decode(Ids{zz - 1, zz}) == "<0x-1><0xZZ>");
+    // byte fallback still uses the real byte tokens
+    CHECK(tok.encode("\xC3\xA9", false, false) == Ids{byte_tok(0xC3), byte_tok(0xA9)});
+  }
+  // Lower-case hex is a byte token too (the byte it names, not another).
+  {
+    Vocab v = synthetic_vocab();
+    v.tokens[byte_tok(0xA9)] = "<0xa9>";
+    Tokenizer tok(v);
+    CHECK(tok.encode("\xC3\xA9", false, false) == Ids{byte_tok(0xC3), byte_tok(0xA9)});
+  }
+}
+
+TEST_CASE("Ollama's tokenizer model name is refused by name when it is not the gemma4 pre-tokenizer") {
+  Vocab v = synthetic_vocab();
+  v.model = "llama";
+  v.pre = "default";
+  CHECK_THROWS_WITH_AS(Tokenizer{v}, doctest::Contains("\"llama\" (pre \"default\") is not supported"), vkg::VocabError);
+}

@@ -5,7 +5,7 @@
 # text each prints to equal `vkgemma run --raw` for the same prompt, n_predict and seed.
 # Exit 77 (skipped) when MODEL is absent.
 set -eu
-build=$1 src=$2 work=$3 cc=$4 cmake=$5 generator=$6 cli=$7 simple=$8 model=$9
+build=$1 src=$2 work=$3${VKGEMMA_TEST_DRIVER:+@$VKGEMMA_TEST_DRIVER} cc=$4 cmake=$5 generator=$6 cli=$7 simple=$8 model=$9
 [ -f "$model" ] || { echo "SKIPPED: $model is absent (../shared/golden)"; exit 77; }
 rm -rf "$work"
 mkdir -p "$work"

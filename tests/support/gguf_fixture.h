@@ -8,10 +8,64 @@
 #include <set>
 #include <string>
 #include <vector>
+#include "gguf.h"
 #include "gguf_vocab.h"
 #include "gguf_writer.h"
 
 namespace vkg::test {
+
+// Re-declare one KV of f on w, whatever its type.
+inline void copy_kv(const GgufFile& f, const GgufKv& kv, GgufWriter& w) {
+  const std::string& k = kv.key;
+  if (!kv.is_array()) {
+    switch (kv.type) {
+      case GgufType::U8: return w.add_u8(k, f.get_u8(k));
+      case GgufType::I8: return w.add_i8(k, f.get_i8(k));
+      case GgufType::U16: return w.add_u16(k, f.get_u16(k));
+      case GgufType::I16: return w.add_i16(k, f.get_i16(k));
+      case GgufType::U32: return w.add_u32(k, f.get_u32(k));
+      case GgufType::I32: return w.add_i32(k, f.get_i32(k));
+      case GgufType::U64: return w.add_u64(k, f.get_u64(k));
+      case GgufType::I64: return w.add_i64(k, f.get_i64(k));
+      case GgufType::F32: return w.add_f32(k, f.get_f32(k));
+      case GgufType::F64: return w.add_f64(k, f.get_f64(k));
+      case GgufType::Bool: return w.add_bool(k, f.get_bool(k));
+      case GgufType::String: return w.add_string(k, f.get_string_view(k));
+      default: throw GgufError("copy_kv: unexpected type");
+    }
+  }
+  switch (kv.elem_type) {
+    case GgufType::U8: return w.add_array(k, f.get_array<uint8_t>(k));
+    case GgufType::I8: return w.add_array(k, f.get_array<int8_t>(k));
+    case GgufType::U16: return w.add_array(k, f.get_array<uint16_t>(k));
+    case GgufType::I16: return w.add_array(k, f.get_array<int16_t>(k));
+    case GgufType::U32: return w.add_array(k, f.get_array<uint32_t>(k));
+    case GgufType::I32: return w.add_array(k, f.get_array<int32_t>(k));
+    case GgufType::U64: return w.add_array(k, f.get_array<uint64_t>(k));
+    case GgufType::I64: return w.add_array(k, f.get_array<int64_t>(k));
+    case GgufType::F32: return w.add_array(k, f.get_array<float>(k));
+    case GgufType::F64: return w.add_array(k, f.get_array<double>(k));
+    case GgufType::Bool: return w.add_bool_array(k, f.get_array<bool>(k));
+    case GgufType::String: return w.add_string_array(k, f.get_string_array(k));
+    default: throw GgufError("copy_kv: unexpected element type");
+  }
+}
+
+/// f rewritten: its keys except those in `drop` (same order and types), then `extra`'s keys, then
+/// its tensors with the same data. E.g. a golden file with one key changed.
+inline std::vector<uint8_t> rewrite_gguf(const GgufFile& f, const std::set<std::string>& drop,
+                                         const std::function<void(GgufWriter&)>& extra = {}) {
+  GgufWriter w;
+  for (const GgufKv& kv : f.kvs())
+    if (!drop.count(kv.key)) copy_kv(f, kv, w);
+  if (extra) extra(w);
+  for (const GgufTensorInfo& t : f.tensors()) w.add_tensor(t.name, t.type, std::span<const uint64_t>(t.ne.data(), t.n_dims));
+  std::vector<uint8_t> out;
+  w.begin(out);
+  for (const GgufTensorInfo& t : f.tensors()) w.write(t.data, static_cast<size_t>(t.n_bytes));
+  w.finish();
+  return out;
+}
 
 /// Deterministic bytes (xorshift), so tests never depend on a global RNG.
 inline void fill_pseudo_random(uint8_t* p, size_t n, uint64_t seed) {
@@ -36,9 +90,25 @@ struct TinyGemma4 {
   GgmlType matrix_type = GgmlType::F32;
   std::set<std::string> omit_keys;                       // keys left out of the file
   std::function<void(GgufWriter&)> extra_keys;           // more keys (after the standard ones)
+  std::function<void(Vocab&)> edit_vocab;                // applied to vocab() before it is written
   std::vector<TensorDecl> tensors;                       // filled by the constructor; edit freely
 
   TinyGemma4() { declare_tensors(); }
+
+  /// A 16-token vocabulary the tokenizer accepts: <pad> <eos> <bos> (Control) <unk> (Unknown),
+  /// then a b ab ▁ ▁ab c d e f g h \n (Normal); merges "a b", "▁ ab".
+  static Vocab tokenizer_vocab() {
+    Vocab v;
+    v.model = "gemma4";
+    v.tokens = {"<pad>", "<eos>", "<bos>", "<unk>", "a", "b", "ab", "\xE2\x96\x81", "\xE2\x96\x81" "ab",
+                "c", "d", "e", "f", "g", "h", "\n"};
+    v.types.assign(v.tokens.size(), TokenType::Normal);
+    v.types[0] = v.types[1] = v.types[2] = TokenType::Control;
+    v.types[3] = TokenType::Unknown;
+    v.scores.assign(v.tokens.size(), 0.0f);
+    v.merges = {"a b", "\xE2\x96\x81 ab"};
+    return v;
+  }
 
   Vocab vocab() const {
     Vocab v;
@@ -120,7 +190,11 @@ struct TinyGemma4 {
     if (keep("gemma4.attention.sliding_window_pattern")) w.add_bool_array("gemma4.attention.sliding_window_pattern", sliding);
     if (keep("gemma4.attention.shared_kv_layers")) w.add_u32("gemma4.attention.shared_kv_layers", shared);
     if (keep("gemma4.final_logit_softcapping")) w.add_f32("gemma4.final_logit_softcapping", 30.0f);
-    if (keep("tokenizer")) write_vocab(w, vocab());
+    if (keep("tokenizer")) {
+      Vocab v = vocab();
+      if (edit_vocab) edit_vocab(v);
+      write_vocab(w, v);
+    }
     if (extra_keys) extra_keys(w);
     for (const auto& t : tensors) w.add_tensor(t.name, t.type, t.ne);
   }

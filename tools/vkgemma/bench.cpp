@@ -85,7 +85,7 @@ std::vector<int32_t> random_tokens(uint32_t n, uint32_t n_vocab, std::mt19937& r
   std::uniform_int_distribution<int32_t> d(std::min<int32_t>(256, n_vocab - 1), int32_t(n_vocab) - 1);
   std::vector<int32_t> t(n);
   for (auto& x : t) x = d(rng);
-  t[0] = 2 < n_vocab ? 2 : 0;
+  if (!t.empty()) t[0] = 2 < n_vocab ? 2 : 0;
   return t;
 }
 
@@ -121,18 +121,27 @@ LoadTiming measure_load(ModelArgs args, bool pipeline_cache) {
   return t;
 }
 
-/// Options of `vkgemma bench`.
+/// Options of `vkgemma bench` (llama-bench's: -p 0 runs no prefill test, -n 0 no decode test,
+/// decode at depth 0 unless -d says otherwise).
 struct BenchArgs {
   ModelArgs model;
   std::vector<uint32_t> pp = {128, 512};
   uint32_t tg = 32;
-  std::vector<uint32_t> depths = {128};
+  std::vector<uint32_t> depths = {0};
   int reps = 3;
   bool json = false, profile = false, force_staging = false;
   std::string synthetic, synthetic_type = "q4_k_m";
 };
 
-/// Load once and run the ppN / tgN@depth measurements; prints the human table unless --json.
+/// The first prefill size that is a test (-p 0 is none), or 0.
+uint32_t first_pp(const std::vector<uint32_t>& pp) {
+  for (uint32_t p : pp)
+    if (p) return p;
+  return 0;
+}
+
+/// Load once and run the ppN / tgN@depth measurements; prints the human table (a row as each
+/// test finishes) unless --json.
 nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
   const BenchArgs* a = &args;
   auto t0 = Clock::now();
@@ -147,7 +156,23 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
   std::mt19937 rng(1234);
   std::vector<float> logits;
   nlohmann::json results = nlohmann::json::array();
-  double ttft_ms = 0;
+  double ttft_ms = -1;  // the first prefill test's first run; -1: no prefill test
+  // The human table: header now, each row as its test finishes.
+  if (!a->json) {
+    std::cout << fmt::format("model: {}  device: {}\n", l.model->file().source(), l.device->caps().name);
+    std::cout << fmt::format("| {:<14} | {:>10} | {:>10} | {:>10} | {:>12} |\n", "test", "min t/s", "median t/s",
+                             "max t/s", "cpu-eq t/s");
+    std::cout << "|----------------|------------|------------|------------|--------------|" << std::endl;
+  }
+  auto add_result = [&](const std::string& test, const Series& tps, const Series& cpu_tps) {
+    nlohmann::json r = {{"test", test}, {"tok_s", tps.json()}, {"cpu_equiv_tok_s", cpu_tps.json()}};
+    if (!a->json)
+      std::cout << fmt::format("| {:<14} | {:>10.2f} | {:>10.2f} | {:>10.2f} | {:>12.2f} |", test,
+                               r["tok_s"]["min"].get<double>(), r["tok_s"]["median"].get<double>(),
+                               r["tok_s"]["max"].get<double>(), r["cpu_equiv_tok_s"]["median"].get<double>())
+                << std::endl;
+    results.push_back(std::move(r));
+  };
 
   // Warm-up: records the command lists of both shapes and touches the weights once.
   // Both PLE slots of the decode shape too: lavapipe finishes compiling a pipeline at its first dispatch.
@@ -156,6 +181,7 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
   for (int i = 0; i < 2; ++i) fwd.eval(random_tokens(1, cfg.n_vocab, rng), false, logits);
   fwd.reset();
   for (uint32_t p : a->pp) {
+    if (p == 0) continue;  // -p 0: generation only
     Series tps, cpu_tps;
     for (int r = 0; r < a->reps; ++r) {
       fwd.reset();
@@ -166,9 +192,9 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
       const double t = ms(s, Clock::now());
       tps.v.push_back(p * 1000.0 / t);
       cpu_tps.v.push_back(cpu_equiv_tok_s(p, cpu_seconds() - c0));
-      if (p == a->pp.front() && r == 0) ttft_ms = t;
+      if (ttft_ms < 0) ttft_ms = t;
     }
-    results.push_back({{"test", fmt::format("pp{}", p)}, {"tok_s", tps.json()}, {"cpu_equiv_tok_s", cpu_tps.json()}});
+    add_result(fmt::format("pp{}", p), tps, cpu_tps);
   }
   // PLE and profile figures cover the timed decode loops only (not the depth prefills).
   PleStats ple_dec;
@@ -176,7 +202,7 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
   std::map<std::string, double> prof_dec;
   uint64_t decoded = 0;
   double decode_ms_total = 0;
-  for (uint32_t d : a->depths) {
+  for (uint32_t d : a->tg ? a->depths : std::vector<uint32_t>{}) {  // -n 0: no decode test
     Series tps, cpu_tps;
     for (int r = 0; r < a->reps; ++r) {
       fwd.reset();
@@ -209,8 +235,7 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
       decoded += a->tg;
       decode_ms_total += t;
     }
-    results.push_back(
-        {{"test", fmt::format("tg{}@d{}", a->tg, d)}, {"tok_s", tps.json()}, {"cpu_equiv_tok_s", cpu_tps.json()}});
+    add_result(fmt::format("tg{}@d{}", a->tg, d), tps, cpu_tps);
   }
   const uint64_t rss_end = current_rss_bytes(), rss_peak = peak_rss_bytes();
   const double bw = memcpy_gbps();  // last: its buffers must not count in the RSS figures
@@ -227,7 +252,7 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
       {"n_layer", cfg.n_layer}, {"n_embd", cfg.n_embd}, {"n_vocab", cfg.n_vocab},
       {"load_ms", load_ms},
       {"pipeline_cache", warm_cache ? "warm" : "cold"},
-      {"ttft_ms", ttft_ms},
+      {"ttft_ms", ttft_ms >= 0 ? nlohmann::json(ttft_ms) : nlohmann::json(nullptr)},
       {"results", results},
       {"memcpy_gb_s", bw},
       {"device_weight_bytes", weight_bytes},
@@ -270,22 +295,15 @@ nlohmann::json bench_main(const BenchArgs& args, uint64_t rss0) {
     }
   }
   if (a->json) return out;
-  std::cout << fmt::format("model: {}  device: {}\n", l.model->file().source(), l.device->caps().name);
-  std::cout << fmt::format("| {:<14} | {:>10} | {:>10} | {:>10} | {:>12} |\n", "test", "min t/s", "median t/s",
-                           "max t/s", "cpu-eq t/s");
-  std::cout << "|----------------|------------|------------|------------|--------------|\n";
-  for (const auto& r : results)
-    std::cout << fmt::format("| {:<14} | {:>10.2f} | {:>10.2f} | {:>10.2f} | {:>12.2f} |\n",
-                             r["test"].get<std::string>(), r["tok_s"]["min"].get<double>(),
-                             r["tok_s"]["median"].get<double>(), r["tok_s"]["max"].get<double>(),
-                             r["cpu_equiv_tok_s"]["median"].get<double>());
   std::cout << fmt::format(
-      "load {:.0f} ms ({} pipeline cache), TTFT {:.0f} ms (pp{})\n"
+      "load {:.0f} ms ({} pipeline cache){}\n"
       "device-local {:.1f} MiB (weights {:.1f} MiB, KV {:.1f} MiB, session {:.1f} MiB), host-paged PLE {:.1f} MiB, "
       "RSS {:.1f} MiB after load, {:.1f} MiB at end, peak {:.1f} MiB\n"
       "PLE per decoded token: {:.1f} rows, {:.0f} bytes, {:.3f} ms gather, {:.3f} ms GPU stall\n"
       "memcpy {:.2f} GB/s -> decode roofline {:.2f} tok/s; measured {:.2f} tok/s = {:.0f}% of roofline\n",
-      load_ms, warm_cache ? "warm" : "cold", ttft_ms, a->pp.front(), mem.device_local_allocated / 1048576.0,
+      load_ms, warm_cache ? "warm" : "cold",
+      ttft_ms >= 0 ? fmt::format(", TTFT {:.0f} ms (pp{})", ttft_ms, first_pp(a->pp)) : std::string(),
+      mem.device_local_allocated / 1048576.0,
       weight_bytes / 1048576.0, fwd.kv().plan().total_bytes / 1048576.0, fwd.session_bytes() / 1048576.0,
       l.model->host_paged_bytes() / 1048576.0, rss_loaded / 1048576.0, rss_end / 1048576.0, rss_peak / 1048576.0,
       out["ple_rows_per_token"].get<double>(), out["ple_bytes_per_token"].get<double>(),
@@ -304,12 +322,18 @@ void add_bench(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand("bench", "Measure prefill/decode speed, load time and memory");
   add_model_args(cmd, a->model, false);
-  cmd->add_option("-p,--n-prompt", a->pp, "Prefill sizes (ppN)")->delimiter(',');
-  cmd->add_option("-n,--n-gen", a->tg, "Decoded tokens per decode run (tgN)");
+  cmd->add_option("-p,--n-prompt", a->pp, "Prefill sizes (ppN; 0: no prefill test)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("-n,--n-gen", a->tg, "Decoded tokens per decode run (tgN; 0: no decode test)")
+      ->capture_default_str();
   cmd->add_option("-d,--depth", a->depths, "Context depths (tokens already in the KV cache) for decode")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions (min/median/max reported)")->check(CLI::Range(1, 100));
-  cmd->add_option("-b,--batch", a->model.batch, "Prefill chunk");
+  cmd->add_option("-b,--batch", a->model.batch, "Prefill chunk (tokens per forward step)")
+      ->check(CLI::Range(1u, 4096u))
+      ->capture_default_str();
   cmd->add_option("--synthetic", a->synthetic, "Benchmark a synthetic model of this preset (tiny, e2b, e4b), "
                                               "generated once into the cache dir")
       ->excludes(cmd->get_option("--model"));
@@ -323,7 +347,8 @@ void add_bench(CLI::App& app) {
     uint32_t max_pp = 0, max_depth = 0;
     for (auto p : a->pp) max_pp = std::max(max_pp, p);
     for (auto d : a->depths) max_depth = std::max(max_depth, d);
-    const uint32_t n_ctx = std::max(max_pp, max_depth + a->tg) + 1;
+    // At least 2: the warm-up decodes two tokens.
+    const uint32_t n_ctx = std::max({max_pp, a->tg ? max_depth + a->tg : 0u, 1u}) + 1;
     a->model.n_ctx = n_ctx;  // the session Model::load reserves memory for
     const uint64_t rss0 = current_rss_bytes();
     // Cold start (no pipeline cache) first; the warm one after the main run has filled the cache.

@@ -160,7 +160,7 @@ class ChatLoop {
     }
     const Tokenizer& tok = l_.model->tokenizer();
     ReplyPrinter printer(tok, a_.show_reasoning, true);
-    auto r = s_.generate(todo, a_.sample.gen(),
+    auto r = s_.generate(todo, a_.sample.gen(*l_.model),
                          [&](int32_t id, std::string_view piece) { return printer.on_token(id, piece); });
     const ParsedReply reply = printer.finish();
     std::fputs("\n", stdout);

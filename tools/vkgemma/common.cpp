@@ -79,8 +79,10 @@ Loaded load(const ModelArgs& a) {
   }
   ProgressBar bar(!a.quiet && stderr_tty(), "loading");
   l.model = Model::load(*l.device, path, [&](uint64_t d, uint64_t t) { return bar(d, t); }, a.session());
-  if (!a.quiet)
+  if (!a.quiet) {
     for (const std::string& n : l.model->notices()) std::fprintf(stderr, "vkgemma: %s\n", n.c_str());
+    for (const std::string& n : vocab_notices(l.model->tokenizer().vocab())) std::fprintf(stderr, "vkgemma: %s\n", n.c_str());
+  }
   const ResidencyPlan& plan = l.model->residency();
   if (plan.streaming() && !a.quiet)
     std::fprintf(stderr,
@@ -104,11 +106,21 @@ GenerateOptions SampleArgs::gen() const {
   return g;
 }
 
+GenerateOptions SampleArgs::gen(const Model& model) const {
+  SampleArgs a = *this;
+  const SamplingDefaults& d = model.config().sampling;
+  auto given = [](const CLI::Option* o) { return o && o->count() > 0; };
+  if (d.temp && !given(temp_opt)) a.temp = *d.temp;
+  if (d.top_k && !given(top_k_opt)) a.top_k = *d.top_k;
+  if (d.top_p && !given(top_p_opt)) a.top_p = *d.top_p;
+  return a.gen();
+}
+
 void add_sample_args(CLI::App* cmd, SampleArgs& a) {
   cmd->add_option("-n,--n-predict", a.n_predict, "Maximum new tokens (-1: until end of generation)");
-  cmd->add_option("--temp", a.temp, "Temperature (0: greedy)");
-  cmd->add_option("--top-k", a.top_k, "Top-k (0: off)");
-  cmd->add_option("--top-p", a.top_p, "Top-p (1: off)");
+  a.temp_opt = cmd->add_option("--temp", a.temp, "Temperature (0: greedy; default: the file's general.sampling.temp, else 0.8)");
+  a.top_k_opt = cmd->add_option("--top-k", a.top_k, "Top-k (0: off; default: the file's general.sampling.top_k, else 40)");
+  a.top_p_opt = cmd->add_option("--top-p", a.top_p, "Top-p (1: off; default: the file's general.sampling.top_p, else 0.95)");
   cmd->add_option("--min-p", a.min_p, "Min-p (0: off)");
   cmd->add_option("--repeat-penalty", a.repeat_penalty, "Repetition penalty over the last 64 tokens (1: off)");
   cmd->add_option("--seed", a.seed, "Sampling seed (same seed, same output)");

@@ -48,11 +48,15 @@ std::filesystem::path synthetic_model_path(const std::string& preset, const std:
 /// Sampling flags (--temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed, -n).
 struct SampleArgs {
   int32_t n_predict = 128;
-  GenerateOptions gen() const;
+  /// The options as given. --temp / --top-k / --top-p not given on the command line take the
+  /// model file's general.sampling.* values when it has them (else the defaults below).
+  GenerateOptions gen(const Model& model) const;
+  GenerateOptions gen() const;  // without file defaults
   float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
   int32_t top_k = 40;
   uint64_t seed = 0;
   bool greedy = false;
+  CLI::Option *temp_opt = nullptr, *top_k_opt = nullptr, *top_p_opt = nullptr;  // set by add_sample_args
 };
 void add_sample_args(CLI::App* cmd, SampleArgs& a);
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -12,6 +13,7 @@
 #include "gguf.h"
 #include "gguf_vocab.h"
 #include "quant.h"
+#include "template_id.h"
 
 namespace vkg::cli {
 namespace {
@@ -45,6 +47,14 @@ struct Info {
   int64_t rot_pairs = -1;
   uint64_t n_tokens = 0, n_merges = 0;
   int32_t bos = -1, eos = -1;
+  std::string tok_model, tok_pre;
+  bool add_bos = false;
+  std::optional<bool> file_add_bos;
+  std::vector<int32_t> eog;              // end-of-generation set
+  std::vector<std::string> eog_text;     // their token texts
+  std::vector<std::string> notices;      // vocab_notices
+  std::string chat_template;             // tokenizer.chat_template ("" if absent)
+  KnownTemplate known_template = KnownTemplate::None;
 };
 
 Info inspect(const GgufFile& f) {
@@ -66,8 +76,54 @@ Info inspect(const GgufFile& f) {
     in.n_merges = v.merges.size();
     in.bos = v.bos_id;
     in.eos = v.eos_id;
+    in.tok_model = v.model;
+    in.tok_pre = v.pre;
+    in.add_bos = v.add_bos;
+    in.file_add_bos = v.file_add_bos;
+    in.eog = end_of_generation_set(v);
+    for (int32_t id : in.eog) in.eog_text.push_back(v.tokens[id]);
+    in.notices = vocab_notices(v);
+    in.chat_template = v.chat_template;
+    in.known_template = identify_chat_template(v.chat_template);
   }
   return in;
+}
+
+nlohmann::json tokenizer_json(const Info& in) {
+  nlohmann::json j = {{"n_tokens", in.n_tokens}, {"n_merges", in.n_merges}, {"bos", in.bos}, {"eos", in.eos}};
+  if (!in.n_tokens) return j;
+  j["model"] = in.tok_model;
+  j["pre"] = in.tok_pre;
+  j["add_bos"] = in.add_bos;
+  j["file_add_bos_token"] = in.file_add_bos ? nlohmann::json(*in.file_add_bos) : nlohmann::json(nullptr);
+  j["eog_token_ids"] = in.eog;
+  j["eog_tokens"] = in.eog_text;
+  j["notices"] = in.notices;
+  return j;
+}
+
+// The file's recommended sampling; null for each absent key.
+nlohmann::json sampling_json(const SamplingDefaults& d) {
+  auto opt = [](const auto& o) { return o ? nlohmann::json(*o) : nlohmann::json(nullptr); };
+  return {{"top_k", opt(d.top_k)}, {"top_p", opt(d.top_p)}, {"temp", opt(d.temp)}};
+}
+
+nlohmann::json template_json(const Info& in) {
+  if (in.chat_template.empty()) return nullptr;
+  return {{"bytes", in.chat_template.size()},
+          {"fingerprint", fmt::format("{:016x}", chat_template_fingerprint(in.chat_template))},
+          {"known", in.known_template == KnownTemplate::None ? nlohmann::json(nullptr)
+                                                             : nlohmann::json(known_template_name(in.known_template))},
+          {"text", in.chat_template}};
+}
+
+// The warning `info` prints (stderr) when the file's template is neither known Gemma 4 template.
+std::string template_warning(const Info& in) {
+  if (in.chat_template.empty() || in.known_template != KnownTemplate::None) return {};
+  return fmt::format("vkgemma: warning: the file's chat template ({} bytes, fingerprint {:016x}) is neither of the "
+                     "known Gemma 4 templates (E2B/E4B, 12B/26B/31B); vkgemma formats chats with its own Gemma 4 "
+                     "template, not this one (see `info --template`)",
+                     in.chat_template.size(), chat_template_fingerprint(in.chat_template));
 }
 
 nlohmann::json to_json(const GgufFile& f, const Info& in) {
@@ -104,7 +160,10 @@ nlohmann::json to_json(const GgufFile& f, const Info& in) {
         {"host_params", fp.host_params}, {"unused_bytes", fp.unused_bytes},
         {"total_params", fp.device_params + fp.host_params}}},
       {"kv_cache", {{"f16", kv(in.fp16, in.kv_1k_f16)}, {"f32", kv(in.fp32, in.kv_1k_f32)}}},
-      {"tokenizer", {{"n_tokens", in.n_tokens}, {"n_merges", in.n_merges}, {"bos", in.bos}, {"eos", in.eos}}},
+      {"tokenizer", tokenizer_json(in)},
+      {"eog_token_ids", in.eog},
+      {"sampling", sampling_json(c.sampling)},
+      {"chat_template", template_json(in)},
   };
 }
 
@@ -128,8 +187,30 @@ void print_text(const GgufFile& f, const Info& in) {
                                             : std::string()));
   row("norm / softcap", fmt::format("rms eps {:g}, final logit soft-cap {:g}{}", c.rms_eps, c.final_logit_softcap,
                                     in.model.weights.output ? "" : ", LM head tied to token_embd"));
-  if (in.n_tokens)
-    row("tokenizer", fmt::format("{} tokens, {} merges, bos {}, eos {}", in.n_tokens, in.n_merges, in.bos, in.eos));
+  if (in.n_tokens) {
+    row("tokenizer", fmt::format("{}{} {} tokens, {} merges, bos {}, eos {}", in.tok_model,
+                                 in.tok_pre.empty() ? "" : fmt::format(" (pre {})", in.tok_pre), in.n_tokens,
+                                 in.n_merges, in.bos, in.eos));
+    std::string eog;
+    for (size_t i = 0; i < in.eog.size(); ++i) eog += fmt::format("{}{} {}", i ? ", " : "", in.eog[i], in.eog_text[i]);
+    row("end of generation", eog.empty() ? "none" : eog);
+    row("BOS on raw text", fmt::format("{}{}", in.add_bos ? "yes" : "no",
+                                       in.file_add_bos && *in.file_add_bos != in.add_bos
+                                           ? fmt::format(" (the file says add_bos_token = {}; forced as llama.cpp does)",
+                                                         *in.file_add_bos)
+                                           : ""));
+    row("chat template", in.chat_template.empty()
+                             ? "none in the file"
+                             : fmt::format("{} bytes, {}", in.chat_template.size(),
+                                           in.known_template == KnownTemplate::None
+                                               ? "not a known Gemma 4 template"
+                                               : fmt::format("the {} template", known_template_name(in.known_template))));
+  }
+  const SamplingDefaults& sd = c.sampling;
+  if (sd.top_k || sd.top_p || sd.temp)
+    row("sampling", fmt::format("the file recommends{}{}{}", sd.temp ? fmt::format(" temp {:g}", *sd.temp) : "",
+                                sd.top_k ? fmt::format(" top_k {}", *sd.top_k) : "",
+                                sd.top_p ? fmt::format(" top_p {:g}", *sd.top_p) : ""));
 
   std::cout << "\nlayer  kind     head_dim  heads/kv  n_ff    kv       rope base\n";
   for (size_t l = 0; l < c.layers.size(); ++l) {
@@ -160,12 +241,18 @@ void add_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Show a Gemma 4 GGUF's hyperparameters, layers, weight types and memory needs");
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
+  auto tmpl = std::make_shared<bool>(false);
   cmd->add_option("FILE", *path, "GGUF model file")->required();
   cmd->add_flag("--json", *json, "Machine-readable output");
-  cmd->callback([path, json] {
+  cmd->add_flag("--template", *tmpl, "Print the file's chat template (tokenizer.chat_template) and nothing else");
+  cmd->callback([path, json, tmpl] {
     const GgufFile f = GgufFile::open(*path);
     const Info in = inspect(f);
-    if (*json)
+    for (const std::string& n : in.notices) std::cerr << "vkgemma: " << n << "\n";
+    if (const std::string w = template_warning(in); !w.empty()) std::cerr << w << "\n";
+    if (*tmpl)
+      std::cout << in.chat_template << (in.chat_template.ends_with('\n') || in.chat_template.empty() ? "" : "\n");
+    else if (*json)
       std::cout << to_json(f, in).dump(2) << "\n";
     else
       print_text(f, in);

@@ -58,7 +58,7 @@ void add_run(CLI::App& app) {
     }
     // --raw: the answer is the text minus markup, byte for byte (no trimming).
     ReplyPrinter printer(tok, a->show_reasoning, !a->json, /*trim=*/!a->raw);
-    auto r = s.generate(prompt, a->sample.gen(),
+    auto r = s.generate(prompt, a->sample.gen(*l.model),
                         [&](int32_t id, std::string_view piece) { return printer.on_token(id, piece); });
     const ParsedReply reply = printer.finish();
     if (a->json) {

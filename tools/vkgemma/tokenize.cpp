@@ -30,7 +30,10 @@ void add_tokenize(CLI::App& app) {
     const GgufFile f = GgufFile::open(a->model);
     if (!gguf_has_vocab(f)) throw GgufError(fmt::format("{}: no tokenizer metadata (tokenizer.ggml.model)", f.source()));
     const Tokenizer tok(read_vocab(f));
+    // BOS per the vocabulary: forced on for Gemma 4 (a notice says so when the file disagrees).
     const bool add_bos = !a->no_bos && tok.vocab().add_bos && tok.bos_id() >= 0;
+    if (add_bos)
+      for (const std::string& n : vocab_notices(tok.vocab())) std::cerr << "vkgemma: " << n << "\n";
     const std::vector<int32_t> ids = tok.encode(a->prompt, add_bos, a->special);
     std::string out;
     if (a->ids) {
