@@ -185,7 +185,8 @@ class Ops {
 
   /// Append rows to a KV cache: cache[slot(pos[t]), :] = src[t, :] for t < T, with
   /// slot(p) = p % ring_size (ring_size = capacity for a linear cache). src: [T, row] f32;
-  /// cache: [ring_size, row] in kv_type().
+  /// cache: [ring_size, row] in kv_type(). The positions of one call must take distinct slots
+  /// (tokens are stored in parallel, in no particular order).
   void kv_store(CommandList& cl, const BufferRange& src, const BufferRange& cache, const BufferRange& pos,
                 uint32_t T, uint32_t row, uint32_t ring_size);
 
