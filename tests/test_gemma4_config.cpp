@@ -147,7 +147,8 @@ TEST_CASE("Gemma 4 config: optional keys and tensors") {
     TinyGemma4 t;
     t.omit_keys = {"gemma4.rope.dimension_count"};
     t.extra_keys = [](GgufWriter& w) { w.add_u32("gemma4.rope.dimension_count", 8); };
-    const Gemma4Model m = load_gemma4(GgufFile::open_memory(t.bytes()));
+    const GgufFile file = GgufFile::open_memory(t.bytes());  // the model's tensor pointers point into it
+    const Gemma4Model m = load_gemma4(file);
     CHECK(m.config.n_rot_full == 8);
     CHECK(m.weights.rope_freqs->ne[0] == 16);  // hd_full 32 / 2
     t.find("rope_freqs.weight")->ne = {4};     // n_rot / 2: the older synthetic layout, accepted
