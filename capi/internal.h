@@ -27,7 +27,13 @@ struct ApiError {
 /// Record `message` as this thread's last error (prefixed with the function name) and return s.
 vkgemma_status set_error(const char* fn, vkgemma_status s, const std::string& message);
 
-/// Status for an exception escaping a call (ApiError, std::bad_alloc, VkError, GgufError, ...).
+/// The one ErrorCode -> vkgemma_status table: bad_input INVALID_ARGUMENT, bad_model MODEL_ERROR,
+/// out_of_memory OUT_OF_MEMORY, device_lost DEVICE_ERROR, no_device NO_DEVICE, unsupported
+/// UNSUPPORTED, internal INTERNAL.
+vkgemma_status status_of(ErrorCode code);
+
+/// Status for an exception escaping a call: ApiError its own status, std::bad_alloc OUT_OF_MEMORY,
+/// vkg::Error (VkError, GgufError, ModelError, ...) status_of(code()), anything else INTERNAL.
 vkgemma_status status_of(std::exception_ptr e, std::string& message);
 
 /// Run f (which returns nothing and reports errors by throwing) and translate any exception into

@@ -107,12 +107,7 @@ VKGEMMA_API vkgemma_status vkgemma_model_load(const char* path, const vkgemma_mo
           session, p.device_memory_budget);
     } catch (...) {
       if (progress.cancelled) fail(VKGEMMA_CANCELLED, "cancelled by the progress callback");
-      std::string msg;
-      vkgemma_status s = status_of(std::current_exception(), msg);
-      // Model::load reports unsupported weight types and other content problems as plain
-      // runtime_errors: while loading, those are the file's fault.
-      if (s == VKGEMMA_INTERNAL) s = VKGEMMA_MODEL_ERROR;
-      fail(s, msg);
+      throw;  // status_of maps the error's code
     }
     if (progress.last < 1.0f && !progress.report(1.0f)) fail(VKGEMMA_CANCELLED, "cancelled by the progress callback");
 

@@ -7,13 +7,8 @@
 #include <new>
 #include <optional>
 
-#include "chat.h"
-#include "gemma4_config.h"
-#include "gguf.h"
+#include "error.h"
 #include "internal.h"
-#include "profiles.h"
-#include "sampler.h"
-#include "tokenizer.h"
 
 #ifndef VKGEMMA_VERSION_STRING
 #error "VKGEMMA_VERSION_STRING must be defined by the build"
@@ -32,6 +27,19 @@ vkgemma_status set_error(const char* fn, vkgemma_status s, const std::string& me
   return s;
 }
 
+vkgemma_status status_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::bad_input: return VKGEMMA_INVALID_ARGUMENT;
+    case ErrorCode::bad_model: return VKGEMMA_MODEL_ERROR;
+    case ErrorCode::out_of_memory: return VKGEMMA_OUT_OF_MEMORY;
+    case ErrorCode::device_lost: return VKGEMMA_DEVICE_ERROR;
+    case ErrorCode::no_device: return VKGEMMA_NO_DEVICE;
+    case ErrorCode::unsupported: return VKGEMMA_UNSUPPORTED;
+    case ErrorCode::internal: return VKGEMMA_INTERNAL;
+  }
+  return VKGEMMA_INTERNAL;
+}
+
 vkgemma_status status_of(std::exception_ptr e, std::string& message) {
   try {
     std::rethrow_exception(e);
@@ -41,35 +49,9 @@ vkgemma_status status_of(std::exception_ptr e, std::string& message) {
   } catch (const std::bad_alloc&) {
     message = "out of host memory";
     return VKGEMMA_OUT_OF_MEMORY;
-  } catch (const VkError& x) {
+  } catch (const Error& x) {  // VkError, GgufError, ModelError, TokenizerError, ...: by their code
     message = x.what();
-    switch (x.result) {
-      case VK_ERROR_OUT_OF_HOST_MEMORY:
-      case VK_ERROR_OUT_OF_DEVICE_MEMORY:
-      case VK_ERROR_OUT_OF_POOL_MEMORY:
-      case VK_ERROR_FRAGMENTED_POOL:
-      case VK_ERROR_FRAGMENTATION:
-      case VK_ERROR_TOO_MANY_OBJECTS: return VKGEMMA_OUT_OF_MEMORY;
-      default: return VKGEMMA_DEVICE_ERROR;
-    }
-  } catch (const GgufError& x) {
-    message = x.what();
-    return VKGEMMA_MODEL_ERROR;
-  } catch (const ModelError& x) {
-    message = x.what();
-    return VKGEMMA_MODEL_ERROR;
-  } catch (const VocabError& x) {
-    message = x.what();
-    return VKGEMMA_MODEL_ERROR;
-  } catch (const TokenizerError& x) {
-    message = x.what();
-    return VKGEMMA_INVALID_ARGUMENT;
-  } catch (const SamplerError& x) {
-    message = x.what();
-    return VKGEMMA_INVALID_ARGUMENT;
-  } catch (const ChatError& x) {
-    message = x.what();
-    return VKGEMMA_INVALID_ARGUMENT;
+    return status_of(x.code());
   } catch (const std::exception& x) {
     message = x.what();
     return VKGEMMA_INTERNAL;
@@ -105,17 +87,11 @@ Registry& registry() {
   return *r;
 }
 
-/// The live instance, or a new one (under registry().mu). Errors become NO_DEVICE / OUT_OF_MEMORY.
+/// The live instance, or a new one (under registry().mu). Errors keep their codes (no loader or
+/// driver: no_device).
 std::shared_ptr<Instance> instance_locked(Registry& r) {
   if (auto i = r.instance.lock()) return i;
-  std::unique_ptr<Instance> inst;
-  try {
-    inst = std::make_unique<Instance>();
-  } catch (const VkError& e) {
-    if (e.result == VK_ERROR_OUT_OF_HOST_MEMORY || e.result == VK_ERROR_OUT_OF_DEVICE_MEMORY)
-      fail(VKGEMMA_OUT_OF_MEMORY, e.what());
-    fail(VKGEMMA_NO_DEVICE, e.what());
-  }
+  auto inst = std::make_unique<Instance>();
   std::shared_ptr<Instance> i(inst.release(), [](Instance* p) {
     registry().retired_messages += p->validation_log().count.load();
     delete p;
@@ -172,23 +148,10 @@ std::shared_ptr<SharedDevice> open_device(int32_t index, const char* profile) {
                        idx, other, other));
   auto d = std::make_shared<SharedDevice>();
   d->instance = instance_locked(r);
-  try {
-    DeviceOptions o{.index = idx};
-    if (!want.empty()) {
-      try {
-        device_profile(want);
-      } catch (const std::invalid_argument& e) {
-        fail(VKGEMMA_INVALID_ARGUMENT, e.what());
-      }
-      o.profile = want;
-    }
-    d->profile = want;
-    d->device = std::make_unique<Device>(*d->instance, o);
-  } catch (const VkError& e) {
-    if (e.result == VK_ERROR_OUT_OF_HOST_MEMORY || e.result == VK_ERROR_OUT_OF_DEVICE_MEMORY)
-      fail(VKGEMMA_OUT_OF_MEMORY, e.what());
-    fail(VKGEMMA_NO_DEVICE, e.what());
-  }
+  DeviceOptions o{.index = idx};
+  if (!want.empty()) o.profile = want;  // an unknown name is bad_input (Device's constructor)
+  d->profile = want;
+  d->device = std::make_unique<Device>(*d->instance, o);  // errors keep their codes (status_of)
   r.devices[idx] = d;
   return d;
 }
@@ -236,6 +199,7 @@ VKGEMMA_API const char* vkgemma_status_string(vkgemma_status status) {
     case VKGEMMA_BUFFER_TOO_SMALL: return "VKGEMMA_BUFFER_TOO_SMALL";
     case VKGEMMA_DEVICE_ERROR: return "VKGEMMA_DEVICE_ERROR";
     case VKGEMMA_INTERNAL: return "VKGEMMA_INTERNAL";
+    case VKGEMMA_UNSUPPORTED: return "VKGEMMA_UNSUPPORTED";
   }
   return "unknown status";
 }

@@ -18,13 +18,14 @@
 #include <string_view>
 #include <vector>
 #include <nlohmann/json.hpp>
+#include "error.h"
 
 namespace vkg {
 
 /// Malformed messages/tools for the formatter, or malformed model output for the parser.
-class ChatError : public std::runtime_error {
+class ChatError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ChatError(const std::string& what) : Error(ErrorCode::bad_input, what) {}
 };
 
 /// Which of Google's two Gemma 4 templates to follow. They differ only in the generation prompt

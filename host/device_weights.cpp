@@ -9,6 +9,7 @@
 #include "context.h"
 #include "quant.h"
 #include "stream.h"
+#include "error.h"
 
 namespace vkg {
 namespace {
@@ -28,7 +29,7 @@ class Uploader {
     if (!t) return {};
     const auto id = static_cast<WeightTypeId>(t->type);
     if (!Ops::supports(id))
-      throw std::runtime_error(fmt::format("tensor '{}' has weight type {}, which the GPU kernels do not support yet",
+      throw Error(ErrorCode::bad_model, fmt::format("tensor '{}' has weight type {}, which the GPU kernels do not support yet",
                                            t->name, ggml_type_name(id)));
     const uint64_t row_bytes = ggml_row_bytes(t->type, t->ne[0]);
     DeviceMatrix dm = upload_matrix(dev_, out_.buffers, id, static_cast<uint32_t>(t->ne[0]),
@@ -93,7 +94,7 @@ DeviceWeights upload_weights(Device& dev, const Gemma4Model& m, const UploadProg
   gemma4_for_each_weight(w, [&](const GgufTensorInfo& t, int, Residency r) {
     const bool vec = t.n_rows() == 1;
     if (r == Residency::Device && !vec && !Ops::supports(static_cast<WeightTypeId>(t.type)))
-      throw std::runtime_error(fmt::format("tensor '{}' has weight type {}, which the GPU kernels do not support yet",
+      throw Error(ErrorCode::bad_model, fmt::format("tensor '{}' has weight type {}, which the GPU kernels do not support yet",
                                            t.name, ggml_type_name(static_cast<uint32_t>(t.type))));
   });
   const MemoryRules rules = dev.allocator().rules();

@@ -13,6 +13,7 @@
 #include "weight_convert.h"
 #include "quant.h"
 #include "rope_table.h"
+#include "error.h"
 
 namespace vkg {
 
@@ -171,9 +172,9 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
                              ForwardOptions opts)
     : dev_(dev), model_(model), w_(weights), opts_(opts), compute_(dev) {
   const auto& c = model.config;
-  if (opts_.n_ctx == 0) throw std::runtime_error("context length must be at least 1");
+  if (opts_.n_ctx == 0) throw Error(ErrorCode::bad_input, "context length must be at least 1");
   if (c.n_ctx_train && opts_.n_ctx > c.n_ctx_train)
-    throw std::runtime_error(fmt::format("context of {} tokens exceeds the model's maximum of {}", opts_.n_ctx,
+    throw Error(ErrorCode::bad_input, fmt::format("context of {} tokens exceeds the model's maximum of {}", opts_.n_ctx,
                                          c.n_ctx_train));
   opts_ = clamp_options(opts_);
   ops_ = std::make_unique<Ops>(dev);
@@ -239,7 +240,7 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   for (const auto& k : rk.kinds) {
     const bool ff = k.freq_factors && !freq_factors.empty();
     if (ff && freq_factors.size() != k.n_rot / 2)
-      throw std::runtime_error(fmt::format("rope_freqs has {} entries for {} rotated pairs", freq_factors.size(),
+      throw Error(ErrorCode::bad_model, fmt::format("rope_freqs has {} entries for {} rotated pairs", freq_factors.size(),
                                            k.n_rot / 2));
     s_->rope_inv_freq.push_back(rope_inv_freq(k.n_rot, k.base, ff ? std::span<const float>(freq_factors)
                                                                  : std::span<const float>{}));
@@ -261,20 +262,20 @@ Gemma4Forward::~Gemma4Forward() {
 
 void Gemma4Forward::check_tokens(std::span<const int32_t> tokens) const {
   const auto& c = model_.config;
-  if (tokens.empty()) throw std::runtime_error("nothing to evaluate: no tokens");
+  if (tokens.empty()) throw Error(ErrorCode::bad_input, "nothing to evaluate: no tokens");
   if (uint64_t(n_past_) + tokens.size() > opts_.n_ctx)
-    throw std::runtime_error(fmt::format("{} tokens at position {} do not fit the context of {} tokens", tokens.size(),
+    throw Error(ErrorCode::bad_input, fmt::format("{} tokens at position {} do not fit the context of {} tokens", tokens.size(),
                                          n_past_, opts_.n_ctx));
   for (int32_t id : tokens)
     if (id < 0 || static_cast<uint32_t>(id) >= c.n_vocab)
-      throw std::runtime_error(fmt::format("token id {} is outside the vocabulary (n_vocab {})", id, c.n_vocab));
+      throw Error(ErrorCode::bad_input, fmt::format("token id {} is outside the vocabulary (n_vocab {})", id, c.n_vocab));
 }
 
 void Gemma4Forward::eval_top_k(std::span<const int32_t> tokens, uint32_t k, std::vector<int32_t>& ids,
                                std::vector<float>& vals) {
   check_tokens(tokens);
   k = std::min(k, model_.config.n_vocab);
-  if (k == 0 || k > kMaxTopK) throw std::runtime_error(fmt::format("top-k of {} (1..{})", k, kMaxTopK));
+  if (k == 0 || k > kMaxTopK) throw Error(ErrorCode::bad_input, fmt::format("top-k of {} (1..{})", k, kMaxTopK));
   const uint32_t n = static_cast<uint32_t>(tokens.size());
   for (uint32_t done = 0; done < n; done += opts_.max_batch) {
     const uint32_t T = std::min(opts_.max_batch, n - done);

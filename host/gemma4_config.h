@@ -19,14 +19,15 @@
 #include <string_view>
 #include <vector>
 #include "gguf.h"
+#include "error.h"
 
 namespace vkg {
 
 /// The GGUF is a valid container but not a usable Gemma 4 model (architecture, hyperparameters,
 /// missing tensors, wrong shapes or types).
-class ModelError : public std::runtime_error {
+class ModelError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ModelError(const std::string& what) : Error(ErrorCode::bad_model, what) {}
 };
 
 /// One transformer layer. E2B: layers 4, 9, ..., 34 are full attention, the rest sliding;

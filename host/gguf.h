@@ -27,13 +27,14 @@
 #include <map>
 #include <vector>
 #include "ggml_type.h"
+#include "error.h"
 
 namespace vkg {
 
 /// A malformed or unsupported GGUF file, or a metadata lookup that does not match the file.
-class GgufError : public std::runtime_error {
+class GgufError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit GgufError(const std::string& what) : Error(ErrorCode::bad_model, what) {}
 };
 
 /// GGUF metadata value types (ids as stored in the file).

@@ -8,13 +8,14 @@
 #include <string>
 #include <nlohmann/json_fwd.hpp>
 #include "vocab.h"
+#include "error.h"
 
 namespace vkg {
 
 /// Thrown for unreadable / malformed tokenizer.json files (message names the file and the problem).
-class HfTokenizerError : public std::runtime_error {
+class HfTokenizerError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit HfTokenizerError(const std::string& what) : Error(ErrorCode::bad_model, what) {}
 };
 
 /// Which Gemma 4 names to give to ids that the Gemma 3 tokenizer.json calls something else.

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "context.h"
+#include "error.h"
 
 namespace vkg {
 
@@ -40,7 +41,7 @@ KvCache::KvCache(Device& dev, const Gemma4Config& c, uint32_t n_ctx, uint32_t ma
     // buffer: max_read_binding_bytes); kv_store writes it as a storage buffer.
     const uint64_t limit = std::min(max_read_binding_bytes(dev.caps()), dev.caps().max_storage_buffer_range);
     if (bytes > limit)
-      throw std::runtime_error(fmt::format(
+      throw Error(ErrorCode::unsupported, fmt::format(
           "KV cache of layer {} needs {:.1f} MiB in one binding, over the device's limit of {:.1f} MiB per binding "
           "(reduce the context with -c)",
           l, bytes / 1048576.0, limit / 1048576.0));

@@ -9,6 +9,7 @@
 
 #include "context.h"
 #include "weight_convert.h"
+#include "error.h"
 
 namespace vkg {
 
@@ -22,7 +23,7 @@ PlePager::PlePager(Device& dev, const GgufTensorInfo& table, uint32_t max_batch,
   // binding rounds up to whole 16-byte texels: the padded slot must fit one read binding.
   const uint64_t alloc_bytes = (slot_bytes + 255) / 256 * 256;
   if (alloc_bytes > max_read_binding_bytes(dev.caps()))
-    throw std::runtime_error(fmt::format(
+    throw Error(ErrorCode::unsupported, fmt::format(
         "PLE rows of a {}-token batch take {} bytes, over the device's limit of {} bytes per binding (reduce the "
         "batch size)",
         max_batch, alloc_bytes, max_read_binding_bytes(dev.caps())));
@@ -115,11 +116,11 @@ void PlePager::prefetch(std::span<const int32_t> tokens) {
 
 PlePager::Ticket PlePager::stage(std::span<const int32_t> tokens) {
   if (tokens.size() > max_batch_)
-    throw std::runtime_error(fmt::format("PLE batch of {} tokens exceeds the pager's {}", tokens.size(), max_batch_));
+    throw Error(ErrorCode::bad_input, fmt::format("PLE batch of {} tokens exceeds the pager's {}", tokens.size(), max_batch_));
   const uint64_t n_vocab = table_.n_rows();
   for (int32_t id : tokens)
     if (id < 0 || static_cast<uint64_t>(id) >= n_vocab)
-      throw std::runtime_error(fmt::format("token id {} is outside the vocabulary (n_vocab {})", id, n_vocab));
+      throw Error(ErrorCode::bad_input, fmt::format("token id {} is outside the vocabulary (n_vocab {})", id, n_vocab));
   Ticket t;
   t.slot = next_;
   next_ = (next_ + 1) % kSlots;

@@ -25,14 +25,15 @@
 #include <vector>
 
 #include "gemma4_config.h"
+#include "error.h"
 
 namespace vkg {
 
 /// A misuse of the reference model: context overflow, bad token id, inconsistent state or
 /// KV-sharing configuration. The message says which limit and which values.
-class ReferenceError : public std::runtime_error {
+class ReferenceError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ReferenceError(const std::string& what) : Error(ErrorCode::bad_input, what) {}
 };
 
 /// Per-sequence run state: KV caches and the next position. Made by ReferenceModel::new_state.

@@ -10,13 +10,14 @@
 #include <span>
 #include <stdexcept>
 #include <vector>
+#include "error.h"
 
 namespace vkg {
 
 /// Invalid sampler parameters or inputs.
-class SamplerError : public std::runtime_error {
+class SamplerError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SamplerError(const std::string& what) : Error(ErrorCode::bad_input, what) {}
 };
 
 /// One candidate token.

@@ -1,4 +1,5 @@
 #include "session.h"
+#include "error.h"
 
 #include <fmt/format.h>
 
@@ -62,9 +63,9 @@ uint32_t device_candidates(const SamplerParams& p) {
 
 GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& opts,
                                  const TokenCallback& on_token) {
-  if (prompt.empty()) throw std::runtime_error("the prompt is empty (no tokens)");
+  if (prompt.empty()) throw Error(ErrorCode::bad_input, "the prompt is empty (no tokens)");
   if (uint64_t(fwd_.n_past()) + prompt.size() > fwd_.n_ctx())
-    throw std::runtime_error(fmt::format("prompt of {} tokens does not fit the context of {} tokens ({} already used)",
+    throw Error(ErrorCode::bad_input, fmt::format("prompt of {} tokens does not fit the context of {} tokens ({} already used)",
                                          prompt.size(), fwd_.n_ctx(), fwd_.n_past()));
   const auto& tok = model_.tokenizer();
   Sampler sampler(opts.sampler);

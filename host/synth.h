@@ -40,13 +40,14 @@
 #include "ggml_type.h"
 #include "gguf_writer.h"
 #include "vocab.h"
+#include "error.h"
 
 namespace vkg {
 
 /// Invalid synthesis options (message names the option and the constraint).
-class SynthError : public std::runtime_error {
+class SynthError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SynthError(const std::string& what) : Error(ErrorCode::bad_input, what) {}
 };
 
 /// The weight-type policy for matrices and embeddings (norms, rope_freqs and layer_output_scale

@@ -25,20 +25,24 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "error.h"
 #include "vocab.h"
 
 namespace vkg {
 
 /// Errors of the tokenizer (bad arguments at encode/decode time).
-class TokenizerError : public std::runtime_error {
+class TokenizerError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit TokenizerError(const std::string& what) : Error(ErrorCode::bad_input, what) {}
+
+ protected:
+  TokenizerError(ErrorCode code, const std::string& what) : Error(code, what) {}
 };
 
-/// A Vocab the tokenizer cannot use (message says which field and index is wrong).
+/// A Vocab the tokenizer cannot use (message says which field and index is wrong). Code: bad_model.
 class VocabError : public TokenizerError {
  public:
-  using TokenizerError::TokenizerError;
+  explicit VocabError(const std::string& what) : TokenizerError(ErrorCode::bad_model, what) {}
 };
 
 /// Immutable, thread-safe (const methods), cheap to copy (shares its tables).

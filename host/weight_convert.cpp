@@ -9,6 +9,7 @@
 
 #include "ops.h"
 #include "quant.h"
+#include "error.h"
 
 namespace vkg {
 namespace {
@@ -23,7 +24,7 @@ struct Converted {
 std::string type_name(GgmlType t) { return ggml_type_name(static_cast<uint32_t>(t)); }
 
 [[noreturn]] void unreadable(const GgufTensorInfo& t) {
-  throw std::runtime_error(fmt::format(
+  throw Error(ErrorCode::bad_model, fmt::format(
       "tensor '{}' has type {}, which neither the GPU kernels nor the host can read (readable: {})", t.name,
       type_name(t.type), gemma4_matrix_type_names()));
 }

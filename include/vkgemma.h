@@ -127,7 +127,9 @@ typedef enum vkgemma_status {
   VKGEMMA_CONTEXT_FULL = 7,      /* the tokens do not fit the session's context */
   VKGEMMA_BUFFER_TOO_SMALL = 8,  /* a caller buffer is too small; the needed size was stored */
   VKGEMMA_DEVICE_ERROR = 9,      /* a Vulkan call failed (device lost, ...) */
-  VKGEMMA_INTERNAL = 10          /* a bug: please report it with vkgemma_last_error() */
+  VKGEMMA_INTERNAL = 10,         /* a bug: please report it with vkgemma_last_error() */
+  VKGEMMA_UNSUPPORTED = 11       /* valid, but the device cannot do it (a limit or feature it lacks;
+                                    e.g. a KV cache over its binding limit: reduce n_ctx) */
 } vkgemma_status;
 
 /* Library version, "MAJOR.MINOR.PATCH". Never NULL; static storage. */

@@ -67,6 +67,13 @@ bool layer_available(const char* name) {
 
 constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
 
+/// A failed vkCreateInstance / vkCreateDevice: the result's code, and no_device where that would
+/// be internal (the driver refused for a reason of its own: no usable device).
+VkError open_error(const char* call, VkResult r) {
+  const ErrorCode c = error_code_of(r);
+  return VkError(c == ErrorCode::internal ? ErrorCode::no_device : c, std::string(call) + " failed: " + vk_result_name(r), r);
+}
+
 } // namespace
 
 Instance::Instance() : Instance(Options{}) {}
@@ -105,7 +112,7 @@ Instance::Instance(Options opts) : log_(std::make_unique<ValidationLog>()) {
   VkResult r = vkCreateInstance(&ci, nullptr, &instance_);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
     throw VkError("no Vulkan driver found: vkCreateInstance returned VK_ERROR_INCOMPATIBLE_DRIVER", r);
-  check(r, "vkCreateInstance");
+  if (r != VK_SUCCESS) throw open_error("vkCreateInstance", r);
   volkLoadInstanceOnly(instance_);
   if (validation_) {
     r = vkCreateDebugUtilsMessengerEXT(instance_, &dbg, nullptr, &messenger_);
@@ -154,11 +161,11 @@ Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
   } else if (const char* v = std::getenv("VKGEMMA_DEVICE"); v && *v) {
     char* end = nullptr;
     long i = std::strtol(v, &end, 10);
-    if (*end != '\0' || i < 0) throw VkError(fmt::format("VKGEMMA_DEVICE='{}' is not a device index", v));
+    if (*end != '\0' || i < 0) throw VkError(ErrorCode::bad_input, fmt::format("VKGEMMA_DEVICE='{}' is not a device index", v));
     index = static_cast<uint32_t>(i);
   }
   if (index >= all.size())
-    throw VkError(fmt::format("device index {} out of range: {} device(s) found", index, all.size()));
+    throw VkError(ErrorCode::bad_input, fmt::format("device index {} out of range: {} device(s) found", index, all.size()));
   caps_ = all[index];
   physical_ = instance.physical_device(index);
   std::string profile = opts.profile.value_or("");
@@ -169,21 +176,21 @@ Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
     try {
       p = &device_profile(profile);
     } catch (const std::invalid_argument& e) {
-      throw VkError(e.what(), VK_ERROR_FEATURE_NOT_PRESENT);
+      throw VkError(ErrorCode::bad_input, e.what());
     }
     if (p->requires_uma && !caps_.uma)
-      throw VkError(fmt::format("profile '{}' emulates a unified-memory device, but '{}' is not UMA", p->name,
+      throw VkError(ErrorCode::unsupported, fmt::format("profile '{}' emulates a unified-memory device, but '{}' is not UMA", p->name,
                                 caps_.name), VK_ERROR_FEATURE_NOT_PRESENT);
     apply_profile(caps_, *p);
   }
   if (caps_.api_version < VK_API_VERSION_1_2)
-    throw VkError(fmt::format("device '{}' supports Vulkan {} but vkgemma needs 1.2", caps_.name,
+    throw VkError(ErrorCode::no_device, fmt::format("device '{}' supports Vulkan {} but vkgemma needs 1.2", caps_.name,
                               caps_.api_version_string()), VK_ERROR_FEATURE_NOT_PRESENT);
   if (!caps_.timeline_semaphore)
-    throw VkError(fmt::format("device '{}' lacks timeline semaphores (Vulkan 1.2 feature)", caps_.name),
+    throw VkError(ErrorCode::no_device, fmt::format("device '{}' lacks timeline semaphores (Vulkan 1.2 feature)", caps_.name),
                   VK_ERROR_FEATURE_NOT_PRESENT);
   if (caps_.compute_family == UINT32_MAX)
-    throw VkError(fmt::format("device '{}' has no compute queue", caps_.name), VK_ERROR_FEATURE_NOT_PRESENT);
+    throw VkError(ErrorCode::no_device, fmt::format("device '{}' has no compute queue", caps_.name), VK_ERROR_FEATURE_NOT_PRESENT);
 
   transfer_family_ = caps_.has_transfer_queue() ? caps_.transfer_family : caps_.compute_family;
   const float prio = 1.0f;
@@ -230,7 +237,8 @@ Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
   dci.pQueueCreateInfos = qci;
   dci.enabledExtensionCount = static_cast<uint32_t>(exts.size());
   dci.ppEnabledExtensionNames = exts.data();
-  check(vkCreateDevice(physical_, &dci, nullptr, &device_), "vkCreateDevice");
+  if (VkResult rd = vkCreateDevice(physical_, &dci, nullptr, &device_); rd != VK_SUCCESS)
+    throw open_error("vkCreateDevice", rd);
   volkLoadDevice(device_);
   vkGetDeviceQueue(device_, caps_.compute_family, 0, &compute_queue_);
   vkGetDeviceQueue(device_, transfer_family_, 0, &transfer_queue_);

@@ -65,24 +65,24 @@ Kernel::Kernel(Device& dev, KernelDesc desc) : dev_(dev), desc_(std::move(desc))
   const shaders::EmbeddedShader* found = nullptr;
   for (const auto& s : shaders::all())
     if (desc_.shader == s.name) found = &s;
-  if (!found) throw VkError(fmt::format("shader '{}' is not embedded in this build", desc_.shader));
+  if (!found) throw VkError(ErrorCode::internal, fmt::format("shader '{}' is not embedded in this build", desc_.shader));
   const auto& caps = dev.caps();
   if (desc_.push_bytes % 4 != 0 || desc_.push_bytes > caps.max_push_constants)
-    throw VkError(fmt::format("shader '{}': {} push-constant bytes (device allows {})", desc_.shader,
+    throw VkError(ErrorCode::unsupported, fmt::format("shader '{}': {} push-constant bytes (device allows {})", desc_.shader,
                               desc_.push_bytes, caps.max_push_constants));
   // Texel bindings are uniform texel buffers, counted against maxPerStageDescriptorSampledImages.
   const uint32_t n_texel = static_cast<uint32_t>(std::popcount(desc_.texel_bindings));
   const uint32_t n_storage = desc_.n_buffers - n_texel;
   if (n_storage > caps.max_storage_buffers_per_stage)
-    throw VkError(fmt::format("shader '{}': {} storage buffers (device allows {} per stage)", desc_.shader,
+    throw VkError(ErrorCode::unsupported, fmt::format("shader '{}': {} storage buffers (device allows {} per stage)", desc_.shader,
                               n_storage, caps.max_storage_buffers_per_stage));
   if (n_texel > caps.max_texel_buffers_per_stage)
-    throw VkError(fmt::format("shader '{}': {} uniform texel buffers (device allows {} sampled images per stage)",
+    throw VkError(ErrorCode::unsupported, fmt::format("shader '{}': {} uniform texel buffers (device allows {} sampled images per stage)",
                               desc_.shader, n_texel, caps.max_texel_buffers_per_stage));
   if (desc_.required_subgroup_size &&
       (!caps.subgroup_size_control || desc_.required_subgroup_size < caps.min_subgroup_size ||
        desc_.required_subgroup_size > caps.max_subgroup_size))
-    throw VkError(fmt::format("shader '{}': requires subgroup size {}, which the device cannot set (sizes {}..{}{})",
+    throw VkError(ErrorCode::unsupported, fmt::format("shader '{}': requires subgroup size {}, which the device cannot set (sizes {}..{}{})",
                               desc_.shader, desc_.required_subgroup_size, caps.min_subgroup_size,
                               caps.max_subgroup_size, caps.subgroup_size_control ? "" : ", no size control"));
 

@@ -47,11 +47,13 @@ TexelBinding read_binding(const Device& dev, const BufferRange& r, uint64_t byte
   if (texel)
     require(tb.texels <= caps.max_texel_buffer_elements, what,
             fmt::format("{} bytes exceed the device's texel-buffer limit ({} texels of 16 bytes)", bytes,
-                        caps.max_texel_buffer_elements));
+                        caps.max_texel_buffer_elements),
+            ErrorCode::unsupported);
   else
     require(view_bytes <= caps.max_storage_buffer_range, what,
             fmt::format("{} bytes exceed the device's maxStorageBufferRange of {} bytes", bytes,
-                        caps.max_storage_buffer_range));
+                        caps.max_storage_buffer_range),
+            ErrorCode::unsupported);
   return tb;
 }
 
@@ -68,7 +70,8 @@ TexelBinding small_binding(const Device& dev, const BufferRange& r, uint64_t byt
   tb.texels = static_cast<uint32_t>(tb.range.range / 4);
   require(tb.texels <= caps.max_texel_buffer_elements, what,
           fmt::format("{} bytes exceed the device's texel-buffer limit ({} texels of 4 bytes)", bytes,
-                      caps.max_texel_buffer_elements));
+                      caps.max_texel_buffer_elements),
+          ErrorCode::unsupported);
   return tb;
 }
 
@@ -165,7 +168,8 @@ std::vector<MatrixPartLayout> matrix_parts(const DeviceCaps& caps, WeightTypeId 
   require(ne0 % t->block_elems == 0 && row_bytes == uint64_t{ne0} / t->block_elems * t->block_bytes,
           "upload_matrix", fmt::format("{} elements per row / {} bytes do not fit type {}", ne0, row_bytes, t->name));
   const uint64_t limit = max_read_binding_bytes(caps) - kMatrixPad;
-  require(row_bytes <= limit, "upload_matrix", fmt::format("a row of {} bytes exceeds one buffer binding", row_bytes));
+  require(row_bytes <= limit, "upload_matrix", fmt::format("a row of {} bytes exceeds one buffer binding", row_bytes),
+          ErrorCode::unsupported);
   const uint32_t rows_per_part = static_cast<uint32_t>(std::min<uint64_t>(n_rows, limit / row_bytes));
   std::vector<MatrixPartLayout> parts;
   for (uint32_t r0 = 0; r0 < n_rows; r0 += rows_per_part) {

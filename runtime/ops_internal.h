@@ -94,9 +94,10 @@ inline bool empty(const BufferRange& r) { return r.buffer == VK_NULL_HANDLE; }
 /// Scratch bytes argmax/top_k need for n items (ops_select.cpp).
 uint64_t select_scratch_bytes(uint32_t n);
 
-/// Throws VkError("op: message") when cond is false.
-inline void require(bool cond, const char* op, const std::string& msg) {
-  if (!cond) throw VkError(std::string(op) + ": " + msg);
+/// Throws VkError("op: message") when cond is false; code: internal for a caller's misuse,
+/// unsupported for a device limit the op cannot work around.
+inline void require(bool cond, const char* op, const std::string& msg, ErrorCode code = ErrorCode::internal) {
+  if (!cond) throw VkError(code, std::string(op) + ": " + msg);
 }
 
 } // namespace vkg::ops_detail

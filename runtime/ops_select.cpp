@@ -80,7 +80,7 @@ void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch
   const uint32_t slice = ceil_div(n, groups);
   require((ceil_div(slice, wg) + reduce_iterations(v, wg)) * k <= loop_budget(v) &&
               (ceil_div(groups * k, max_wg) + reduce_iterations(v, max_wg)) * k <= loop_budget(v),
-          op, fmt::format("k = {} over {} items is too much work per invocation", k, n));
+          op, fmt::format("k = {} over {} items is too much work per invocation", k, n), ErrorCode::unsupported);
   cl.barrier();  // earlier users of the scratch buffer are done
   cl.dispatch(kern("select_x" + sg, wg), {xb.range, cand, ids, ids}, SelectPush{n, k, slice, 0, 0, xb.texel0},
               groups);

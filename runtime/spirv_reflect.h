@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "caps.h"
+#include "error.h"
 
 namespace vkg {
 
@@ -32,8 +33,9 @@ struct SpirvInfo {
 };
 
 /// A module whose resource use cannot be determined exactly (or that is malformed).
-struct SpirvReflectError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+/// Code: internal (the embedded shaders are the project's own).
+struct SpirvReflectError : Error {
+  explicit SpirvReflectError(const std::string& what) : Error(ErrorCode::internal, what) {}
 };
 
 // Capability numbers used in checks (SPIR-V spec 3.31).

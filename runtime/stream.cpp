@@ -123,7 +123,7 @@ void CommandList::dispatch(const Kernel& k, std::span<const BufferRange> buffers
                               k.desc().push_bytes, push_size));
   const auto& caps = dev_.caps();
   if (gx > caps.max_workgroup_count[0] || gy > caps.max_workgroup_count[1] || gz > caps.max_workgroup_count[2])
-    throw VkError(fmt::format("shader '{}': dispatch {}x{}x{} exceeds the device's workgroup count limits",
+    throw VkError(ErrorCode::unsupported, fmt::format("shader '{}': dispatch {}x{}x{} exceeds the device's workgroup count limits",
                               k.desc().shader, gx, gy, gz));
   VkDescriptorSet set = allocate_set(k.set_layout());
   std::vector<VkDescriptorBufferInfo> infos(buffers.size());
@@ -138,7 +138,7 @@ void CommandList::dispatch(const Kernel& k, std::span<const BufferRange> buffers
       const uint64_t range = buffers[i].range == VK_WHOLE_SIZE ? VK_WHOLE_SIZE : buffers[i].range / texel * texel;
       if (buffers[i].offset % caps.min_texel_buffer_offset_alignment != 0 || range == 0 ||
           (range != VK_WHOLE_SIZE && range / texel > caps.max_texel_buffer_elements))
-        throw VkError(fmt::format("shader '{}': texel binding {} at offset {} with {} bytes (device needs offsets "
+        throw VkError(ErrorCode::unsupported, fmt::format("shader '{}': texel binding {} at offset {} with {} bytes (device needs offsets "
                                   "aligned to {} and at most {} texels)",
                                   k.desc().shader, i, buffers[i].offset, range,
                                   caps.min_texel_buffer_offset_alignment, caps.max_texel_buffer_elements));
@@ -158,7 +158,7 @@ void CommandList::dispatch(const Kernel& k, std::span<const BufferRange> buffers
       continue;
     }
     if (buffers[i].range != VK_WHOLE_SIZE && buffers[i].range > caps.max_storage_buffer_range)
-      throw VkError(fmt::format("shader '{}': binding {} spans {} bytes, over maxStorageBufferRange {}",
+      throw VkError(ErrorCode::unsupported, fmt::format("shader '{}': binding {} spans {} bytes, over maxStorageBufferRange {}",
                                 k.desc().shader, i, buffers[i].range, caps.max_storage_buffer_range));
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstSet = set;
