@@ -5,15 +5,33 @@
 
 #include <CLI/CLI.hpp>
 
+#include "error.h"
+
 namespace vkg::cli {
 
-/// Exit codes (documented in --help).
+/// Exit codes (documented in --help and README).
 enum ExitCode : int {
   kOk = 0,
   kError = 1,        // runtime error (bad model file, out of memory, ...)
-  kUsage = 2,        // bad command line
+  kUsage = 2,        // bad command line (also values found bad after parsing: --device 99, VKGEMMA_DEVICE=abc)
   kNoDevice = 3,     // no usable Vulkan device or driver
 };
+
+/// The one ErrorCode -> exit code table: bad_input 2 (the command line or the environment the
+/// user gave), no_device 3, everything else (bad_model, out_of_memory, device_lost,
+/// unsupported, internal) 1.
+constexpr ExitCode exit_code_of(ErrorCode c) noexcept {
+  switch (c) {
+    case ErrorCode::bad_input: return kUsage;
+    case ErrorCode::no_device: return kNoDevice;
+    case ErrorCode::bad_model:
+    case ErrorCode::out_of_memory:
+    case ErrorCode::device_lost:
+    case ErrorCode::unsupported:
+    case ErrorCode::internal: return kError;
+  }
+  return kError;
+}
 
 /// Subcommands register themselves: in a tools/vkgemma/*.cpp file,
 ///   static void add_info(CLI::App& app) { ... }
