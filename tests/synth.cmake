@@ -25,3 +25,7 @@ vkg_test(NAME cli_tokenize_ids LABELS cli PROPERTIES FIXTURES_REQUIRED synth_tin
 vkg_test(NAME cli_tokenize_pieces LABELS cli PROPERTIES FIXTURES_REQUIRED synth_tiny
          COMMAND ${CMAKE_COMMAND} "-DPASS=^ +[0-9]+ -> 'a'\n" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_run.cmake --
                  ${VKG_CLI} tokenize -m ${VKG_SYNTH_DIR}/tiny.gguf -p "a b" --no-bos)
+# info takes -m as well as FILE.
+vkg_test(NAME cli_info_dash_m LABELS cli PROPERTIES FIXTURES_REQUIRED synth_tiny
+         COMMAND ${CMAKE_COMMAND} "-DPASS=\"n_layer\"" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_run.cmake --
+                 ${VKG_CLI} info -m ${VKG_SYNTH_DIR}/tiny.gguf --json)

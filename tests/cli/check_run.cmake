@@ -1,7 +1,10 @@
-# cmake [-DPASS=REGEX] [-DFAIL=REGEX] [-DSTDIN=FILE] -P check_run.cmake -- CMD ARGS...
-# Runs CMD and passes only when it exits with status 0, its output (stdout then stderr) matches
-# PASS and does not match FAIL (CMake regular expressions, as ctest's PASS_/FAIL_REGULAR_EXPRESSION,
-# which on their own ignore the exit status).
+# cmake [-DPASS=REGEX] [-DFAIL=REGEX] [-DSTDIN=FILE] [-DEXIT=N] [-DONE_ERROR=1] [-DSTDOUT=FILE]
+#       -P check_run.cmake -- CMD ARGS...
+# Runs CMD and passes only when it exits with status EXIT (default 0), its output (stdout then
+# stderr) matches PASS and does not match FAIL (CMake regular expressions, as ctest's
+# PASS_/FAIL_REGULAR_EXPRESSION, which on their own ignore the exit status). ONE_ERROR: stderr
+# must be exactly one line and start with "vkgemma: error: " (the CLI's error convention).
+# STDOUT: write the command's stdout to FILE (e.g. /dev/full) instead of capturing it.
 set(cmd "")
 set(seen_dashes FALSE)
 math(EXPR last "${CMAKE_ARGC} - 1")
@@ -19,10 +22,25 @@ set(input "")
 if(DEFINED STDIN)
   set(input INPUT_FILE "${STDIN}")
 endif()
-execute_process(COMMAND ${cmd} ${input} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT DEFINED EXIT)
+  set(EXIT 0)
+endif()
+if(DEFINED STDOUT)
+  execute_process(COMMAND ${cmd} ${input} RESULT_VARIABLE rc OUTPUT_FILE "${STDOUT}" ERROR_VARIABLE err)
+  set(out "")
+else()
+  execute_process(COMMAND ${cmd} ${input} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+endif()
 message("${out}${err}")
-if(NOT rc STREQUAL "0")
-  message(FATAL_ERROR "FAIL: exit status ${rc}, expected 0")
+if(NOT rc STREQUAL "${EXIT}")
+  message(FATAL_ERROR "FAIL: exit status ${rc}, expected ${EXIT}")
+endif()
+if(ONE_ERROR)
+  string(REGEX MATCHALL "\n" newlines "${err}")
+  list(LENGTH newlines n_lines)
+  if(NOT n_lines EQUAL 1 OR NOT err MATCHES "^vkgemma: error: [^\n]+\n$")
+    message(FATAL_ERROR "FAIL: stderr is not exactly one line starting 'vkgemma: error: '")
+  endif()
 endif()
 if(DEFINED PASS AND NOT "${out}${err}" MATCHES "${PASS}")
   message(FATAL_ERROR "FAIL: output does not match '${PASS}'")

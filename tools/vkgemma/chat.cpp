@@ -87,6 +87,8 @@ class ChatLoop {
       log_.open(a.prompt_log, std::ios::trunc);
       if (!log_) throw std::runtime_error(fmt::format("cannot write the prompt log {}", a.prompt_log));
     }
+    if (a.model.verbose)
+      std::fprintf(stderr, "vkgemma: seed %llu\n", static_cast<unsigned long long>(a.sample.seed_value()));
   }
 
   void run() {
@@ -159,13 +161,14 @@ class ChatLoop {
       log_.flush();
     }
     const Tokenizer& tok = l_.model->tokenizer();
-    ReplyPrinter printer(tok, a_.show_reasoning, true);
+    ReplyPrinter printer(tok, a_.show_reasoning, true, true, a_.sample.stop);
     auto r = s_.generate(todo, a_.sample.gen(*l_.model),
                          [&](int32_t id, std::string_view piece) { return printer.on_token(id, piece); });
     const ParsedReply reply = printer.finish();
     std::fputs("\n", stdout);
     std::fflush(stdout);
-    if (!a_.model.quiet) std::fprintf(stderr, "[stop: %s]\n", stop_description(tok, r).c_str());
+    if (!a_.model.quiet)
+      std::fprintf(stderr, "[stop: %s]\n", printer.stopped() ? "stop_string" : stop_description(tok, r).c_str());
     add_reply(reply);
     return true;
   }

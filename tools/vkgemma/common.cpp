@@ -3,20 +3,71 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <random>
+#include <sys/stat.h>
 
+#include "error.h"
 #include "memory.h"
+#include "profiles.h"
 
 namespace vkg::cli {
 
+CLI::Validator profile_name_validator() {
+  return CLI::Validator(
+      [](std::string& name) -> std::string {
+        try {
+          device_profile(name);
+          return {};
+        } catch (const std::invalid_argument& e) {
+          return e.what();
+        }
+      },
+      "PROFILE");
+}
+
+namespace {
+/// bad_model "PATH: cannot open: REASON" (or "not a regular file") unless path is a readable file.
+void check_model_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorCode::bad_model, fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+  struct stat st {};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ::close(fd);
+  if (!regular) throw Error(ErrorCode::bad_model, fmt::format("{}: not a regular file", path.string()));
+}
+}  // namespace
+
+int requested_device(const ModelArgs& a) {
+  if (a.device >= 0) return a.device;
+  const char* v = std::getenv("VKGEMMA_DEVICE");
+  if (!v || !*v) return -1;
+  char* end = nullptr;
+  errno = 0;
+  const long i = std::strtol(v, &end, 10);
+  if (*end != '\0' || i < 0 || i > INT_MAX || errno)
+    throw Error(ErrorCode::bad_input, fmt::format("VKGEMMA_DEVICE='{}' is not a device index (see vkgemma devices)", v));
+  return static_cast<int>(i);
+}
+
 void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx) {
   cmd->add_option("-m,--model", a.model, "GGUF model file (default: the built-in tiny random-weight model)");
-  cmd->add_option("--device", a.device, "Vulkan device index (see `vkgemma devices`)");
+  cmd->add_option("--device", a.device, "Vulkan device index (see `vkgemma devices`; -1: VKGEMMA_DEVICE or automatic)")
+      ->check(CLI::Range(-1, INT_MAX));
   cmd->add_option("--device-profile", a.profile,
-                  "Emulate a weaker device: pi5-v3d, mali-valhall, adreno-7xx, desktop, minimal");
+                  "Emulate a weaker device: pi5-v3d, mali-valhall, adreno-7xx, desktop, minimal")
+      ->check(profile_name_validator());
   if (with_ctx) {
-    cmd->add_option("-c,--ctx", a.n_ctx, "Context length in tokens")->check(CLI::Range(1u, 1u << 20));
+    cmd->add_option("-c,--ctx,--ctx-size", a.n_ctx, "Context length in tokens")->check(CLI::Range(1u, 1u << 20));
     cmd->add_option("-b,--batch", a.batch, "Prefill chunk (tokens per forward step)")->check(CLI::Range(1u, 4096u));
   }
   cmd->add_option("--gpu-mem", a.gpu_mem,
@@ -24,6 +75,7 @@ void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx) {
                   "through a two-layer window")
       ->transform(CLI::AsSizeValue(false));
   cmd->add_flag("-q,--quiet", a.quiet, "No progress bar or notices");
+  cmd->add_flag("-v,--verbose", a.verbose, "Details on stderr (the sampling seed)");
 }
 
 ForwardOptions ModelArgs::session() const {
@@ -60,11 +112,23 @@ class ProgressBar {
 }  // namespace
 
 Loaded load(const ModelArgs& a) {
+  // Everything the user gave is checked before a device opens (seconds on some drivers).
+  const int device = requested_device(a);
+  std::string profile = a.profile;
+  if (const char* v = std::getenv("VKGEMMA_DEVICE_PROFILE"); profile.empty() && v && *v) {
+    profile = v;
+    try {
+      device_profile(profile);
+    } catch (const std::invalid_argument& e) {
+      throw Error(ErrorCode::bad_input, fmt::format("VKGEMMA_DEVICE_PROFILE: {}", e.what()));
+    }
+  }
+  if (!a.model.empty()) check_model_file(a.model);
   Loaded l;
   l.instance = std::make_unique<Instance>();
   DeviceOptions dopt;
-  if (a.device >= 0) dopt.index = static_cast<uint32_t>(a.device);
-  if (!a.profile.empty()) dopt.profile = a.profile;
+  if (device >= 0) dopt.index = static_cast<uint32_t>(device);
+  if (!profile.empty()) dopt.profile = profile;
   dopt.pipeline_cache = a.pipeline_cache;
   l.device = std::make_unique<Device>(*l.instance, dopt);
   if (a.gpu_mem) l.device->allocator().set_budget(a.gpu_mem);
@@ -101,9 +165,18 @@ GenerateOptions SampleArgs::gen() const {
   g.sampler.top_p = top_p;
   g.sampler.min_p = min_p;
   g.sampler.repeat_penalty = repeat_penalty;
-  g.sampler.seed = seed;
+  g.sampler.seed = seed_value();
   g.sampler.greedy = greedy || temp <= 0;
   return g;
+}
+
+uint64_t SampleArgs::seed_value() const {
+  if (seed >= 0) return static_cast<uint64_t>(seed);
+  if (!drawn_seed) {
+    std::random_device rd;
+    drawn_seed = (uint64_t{rd()} << 32 | rd()) >> 1;  // printable as a non-negative --seed
+  }
+  return *drawn_seed;
 }
 
 GenerateOptions SampleArgs::gen(const Model& model) const {
@@ -119,12 +192,36 @@ GenerateOptions SampleArgs::gen(const Model& model) const {
 void add_sample_args(CLI::App* cmd, SampleArgs& a) {
   cmd->add_option("-n,--n-predict", a.n_predict, "Maximum new tokens (-1: until end of generation)");
   a.temp_opt = cmd->add_option("--temp", a.temp, "Temperature (0: greedy; default: the file's general.sampling.temp, else 0.8)");
-  a.top_k_opt = cmd->add_option("--top-k", a.top_k, "Top-k (0: off; default: the file's general.sampling.top_k, else 40)");
-  a.top_p_opt = cmd->add_option("--top-p", a.top_p, "Top-p (1: off; default: the file's general.sampling.top_p, else 0.95)");
-  cmd->add_option("--min-p", a.min_p, "Min-p (0: off)");
-  cmd->add_option("--repeat-penalty", a.repeat_penalty, "Repetition penalty over the last 64 tokens (1: off)");
-  cmd->add_option("--seed", a.seed, "Sampling seed (same seed, same output)");
+  a.top_k_opt = cmd->add_option("--top-k", a.top_k, "Top-k (0: off; default: the file's general.sampling.top_k, else 40)")
+                    ->check(CLI::NonNegativeNumber);
+  a.top_p_opt = cmd->add_option("--top-p", a.top_p, "Top-p (1: off; default: the file's general.sampling.top_p, else 0.95)")
+                    ->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--min-p", a.min_p, "Min-p (0: off)")->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--repeat-penalty", a.repeat_penalty, "Repetition penalty over the last 64 tokens (1: off)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", a.seed, "Sampling seed: same seed, same output (-1: a random one per run, shown by --json "
+                                    "and --verbose)")
+      ->check(CLI::Range(int64_t{-1}, INT64_MAX));
   cmd->add_flag("--greedy", a.greedy, "Always take the most likely token");
+  cmd->add_option("--stop", a.stop, "End the answer where it first contains STRING (not shown; repeatable)")
+      ->allow_extra_args(false)
+      ->default_str("")
+      ->check(CLI::Validator([](std::string& s) { return s.empty() ? std::string("an empty stop string") : std::string(); },
+                             "STRING"));
+}
+
+std::string read_text_input(const std::string& path) {
+  std::ostringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+    if (std::cin.bad()) throw Error(ErrorCode::bad_input, "cannot read the prompt from stdin");
+    return ss.str();
+  }
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(ErrorCode::bad_input, fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  ss << f.rdbuf();
+  if (f.bad()) throw Error(ErrorCode::bad_input, fmt::format("{}: read failed", path));
+  return ss.str();
 }
 
 nlohmann::json stats_json(const Loaded& l, const Session& s) {
@@ -136,7 +233,8 @@ nlohmann::json stats_json(const Loaded& l, const Session& s) {
       {"device", l.device->caps().name},
       {"load_ms", l.model->load_ms()},
       {"prompt_tokens", st.prompt_tokens},
-      {"generated_tokens", st.generated_tokens},
+      {"generated_tokens", st.generated_tokens},  // decode steps; `run --json` sets the tokens it generated
+      {"decode_steps", st.generated_tokens},
       {"prefill_ms", st.prefill_ms},
       {"decode_ms", st.decode_ms},
       {"prefill_tok_s", st.prefill_tok_s()},

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "common.h"
 #include "context.h"
 #include "ops.h"
 #include "profiles.h"
@@ -79,7 +80,8 @@ void add_devices(CLI::App& app) {
   auto profile = std::make_shared<std::string>();
   cmd->add_flag("--json", *json, "Machine-readable output");
   cmd->add_option("--profile", *profile, "Show the capabilities as lowered by a device profile "
-                                          "(pi5-v3d, mali-valhall, adreno-7xx, desktop, minimal)");
+                                          "(pi5-v3d, mali-valhall, adreno-7xx, desktop, minimal)")
+      ->check(profile_name_validator());
   cmd->callback([json, profile] {
     Instance instance;
     auto devs = instance.devices();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "common.h"
 #include "gemma4_config.h"
 #include "gguf.h"
 #include "gguf_vocab.h"
@@ -242,11 +243,12 @@ void add_info(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto tmpl = std::make_shared<bool>(false);
-  cmd->add_option("FILE", *path, "GGUF model file")->required();
+  auto* file = cmd->add_option("FILE", *path, "GGUF model file (default: the built-in tiny random-weight model)");
+  cmd->add_option("-m,--model", *path, "GGUF model file (same as FILE)")->excludes(file);
   cmd->add_flag("--json", *json, "Machine-readable output");
   cmd->add_flag("--template", *tmpl, "Print the file's chat template (tokenizer.chat_template) and nothing else");
   cmd->callback([path, json, tmpl] {
-    const GgufFile f = GgufFile::open(*path);
+    const GgufFile f = GgufFile::open(path->empty() ? builtin_model_path(/*quiet=*/true).string() : *path);
     const Info in = inspect(f);
     for (const std::string& n : in.notices) std::cerr << "vkgemma: " << n << "\n";
     if (const std::string w = template_warning(in); !w.empty()) std::cerr << w << "\n";

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "error.h"
 #include "reference.h"
 
 namespace vkg::cli {
@@ -23,7 +24,7 @@ std::vector<int32_t> parse_ids(const std::string& s) {
       if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
       ids.push_back(static_cast<int32_t>(v));
     } catch (const std::exception&) {
-      throw std::runtime_error(fmt::format("--tokens: '{}' is not a token id", item));
+      throw CLI::ValidationError("--tokens", fmt::format("'{}' is not a token id", item));
     }
   }
   return ids;
@@ -46,12 +47,14 @@ void add_logits(CLI::App& app) {
   cmd->add_option("-o,--output", a->out, "Output file (n_tokens x n_vocab float32)")->required();
   cmd->callback([a] {
     if (a->tokens.empty() && a->prompt.empty()) throw CLI::ValidationError("logits", "give --tokens or -p");
+    const std::vector<int32_t> given = parse_ids(a->tokens);  // before any device opens
     Loaded l = load(a->model);
     Session s(*l.model, {.n_ctx = a->model.n_ctx, .max_batch = a->model.batch});
-    const auto ids = a->tokens.empty() ? s.tokenize(a->prompt) : parse_ids(a->tokens);
-    if (ids.empty()) throw std::runtime_error("no tokens to evaluate");
+    const auto ids = a->tokens.empty() ? s.tokenize(a->prompt) : given;
+    if (ids.empty()) throw Error(ErrorCode::bad_input, "no tokens to evaluate");
     if (ids.size() > a->model.n_ctx)
-      throw std::runtime_error(fmt::format("{} tokens do not fit the context of {} (use -c)", ids.size(), a->model.n_ctx));
+      throw Error(ErrorCode::bad_input,
+                  fmt::format("{} tokens do not fit the context of {} (use -c)", ids.size(), a->model.n_ctx));
     const uint32_t n_vocab = l.model->config().n_vocab;
     std::vector<float> all, one;
     if (a->reference) {

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "error.h"
 
 namespace vkg::cli {
 namespace {
@@ -26,9 +27,16 @@ void add_perplexity(CLI::App& app) {
   auto* cmd = app.add_subcommand("perplexity", "Perplexity of a text file over consecutive chunks of -c tokens");
   add_model_args(cmd, a->model);
   cmd->add_option("-f,--file", a->file, "Text file")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--chunks", a->chunks, "Evaluate at most this many chunks (-1: all)");
+  cmd->add_option("--chunks", a->chunks, "Evaluate at most this many chunks (-1: all)")
+      ->check(CLI::Validator(
+          [](std::string& s) -> std::string {
+            const long v = std::strtol(s.c_str(), nullptr, 10);
+            return v == -1 || v >= 1 ? std::string() : "must be a positive number of chunks, or -1 for all";
+          },
+          "N"));
   cmd->add_flag("--json", a->json, "Machine-readable output");
   cmd->callback([a] {
+    if (a->model.n_ctx < 4) throw CLI::ValidationError("-c", "perplexity needs a context of at least 4 tokens");
     std::ifstream f(a->file, std::ios::binary);
     std::stringstream ss;
     ss << f.rdbuf();
@@ -36,12 +44,11 @@ void add_perplexity(CLI::App& app) {
     const auto& tok = l.model->tokenizer();
     const auto ids = tok.encode(ss.str(), /*add_bos=*/false, /*parse_special=*/false);
     const uint32_t n_ctx = a->model.n_ctx;
-    if (n_ctx < 4) throw std::runtime_error("perplexity needs a context of at least 4 tokens (-c)");
     const uint32_t per_chunk = n_ctx - 1;  // one position is taken by BOS
     uint64_t n_chunks = ids.size() / per_chunk;
     if (a->chunks >= 0) n_chunks = std::min<uint64_t>(n_chunks, uint64_t(a->chunks));
     if (n_chunks == 0)
-      throw std::runtime_error(fmt::format("{} has {} tokens, fewer than one chunk of {} (lower -c)", a->file,
+      throw Error(ErrorCode::bad_input, fmt::format("{} has {} tokens, fewer than one chunk of {} (lower -c)", a->file,
                                            ids.size(), per_chunk));
     Gemma4Forward fwd(*l.device, l.model->gemma(), l.model->weights(),
                       {.n_ctx = n_ctx, .max_batch = std::min(a->model.batch, n_ctx)});
@@ -69,7 +76,7 @@ void add_perplexity(CLI::App& app) {
       nll += chunk_nll;
       counted += chunk_n;
       per_chunk_ppl.push_back(std::exp(chunk_nll / chunk_n));
-      if (!a->json) std::fprintf(stderr, "[%llu] %.4f\n", static_cast<unsigned long long>(c + 1), std::exp(nll / counted));
+      if (!a->json && !a->model.quiet) std::fprintf(stderr, "[%llu] %.4f\n", static_cast<unsigned long long>(c + 1), std::exp(nll / counted));
     }
     const double ppl = std::exp(nll / counted);
     if (a->json) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -11,15 +12,56 @@
 
 namespace vkg::cli {
 
-ReplyPrinter::ReplyPrinter(const Tokenizer& tok, bool show_reasoning, bool print, bool trim)
+ReplyPrinter::ReplyPrinter(const Tokenizer& tok, bool show_reasoning, bool print, bool trim,
+                           std::vector<std::string> stops)
     : tok_(tok),
       show_reasoning_(show_reasoning),
       print_(print),
-      parser_([this](const ReplyEvent& e) { on_event(e); }, ReplyParser::Options{.trim = trim}) {}
+      parser_([this](const ReplyEvent& e) { on_event(e); }, ReplyParser::Options{.trim = trim}),
+      stops_(std::move(stops)) {}
 
 bool ReplyPrinter::on_token(int32_t id, std::string_view piece) {
   parser_.push_token(tok_, id, piece);
-  return !parser_.ended();
+  return !parser_.ended() && !stopped_;
+}
+
+namespace {
+/// Position of the earliest stop string in text, or npos.
+size_t find_stop(std::string_view text, const std::vector<std::string>& stops) {
+  size_t cut = std::string_view::npos;
+  for (const std::string& s : stops) cut = std::min(cut, text.find(s));
+  return cut;
+}
+}  // namespace
+
+void ReplyPrinter::content(std::string_view text) {
+  if (stopped_) return;
+  if (stops_.empty()) return write_content(text);
+  held_ += text;
+  if (const size_t cut = find_stop(held_, stops_); cut != std::string::npos) {
+    write_content(std::string_view(held_).substr(0, cut));
+    held_.clear();
+    stopped_ = true;
+    return;
+  }
+  // Hold back the longest tail that is the start of a stop string.
+  size_t keep = 0;
+  for (const std::string& s : stops_)
+    for (size_t k = std::min(s.size() - 1, held_.size()); k > keep; --k)
+      if (std::string_view(held_).ends_with(std::string_view(s).substr(0, k))) {
+        keep = k;
+        break;
+      }
+  write_content(std::string_view(held_).substr(0, held_.size() - keep));
+  held_.erase(0, held_.size() - keep);
+}
+
+void ReplyPrinter::write_content(std::string_view text) {
+  if (!print_ || text.empty()) return;
+  end_reasoning();
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  stdout_mid_line_ = text.back() != '\n';
 }
 
 void ReplyPrinter::end_reasoning() {
@@ -29,6 +71,7 @@ void ReplyPrinter::end_reasoning() {
 }
 
 void ReplyPrinter::on_event(const ReplyEvent& e) {
+  if (e.part == ReplyPart::Content) return content(e.text);
   if (!print_) return;
   switch (e.part) {
     case ReplyPart::Reasoning:
@@ -40,12 +83,7 @@ void ReplyPrinter::on_event(const ReplyEvent& e) {
       }
       std::fwrite(e.text.data(), 1, e.text.size(), stderr);
       return;
-    case ReplyPart::Content:
-      end_reasoning();
-      std::fwrite(e.text.data(), 1, e.text.size(), stdout);
-      std::fflush(stdout);
-      stdout_mid_line_ = !e.text.empty() && e.text.back() != '\n';
-      return;
+    case ReplyPart::Content: return;  // content() above
     case ReplyPart::ToolCall:
       end_reasoning();
       if (stdout_mid_line_) std::fputs("\n", stdout);
@@ -58,6 +96,11 @@ void ReplyPrinter::on_event(const ReplyEvent& e) {
 
 ParsedReply ReplyPrinter::finish() {
   ParsedReply r = parser_.finish();
+  if (!stopped_) {  // what was held back was no stop string after all
+    write_content(held_);
+    held_.clear();
+  }
+  if (const size_t cut = find_stop(r.content, stops_); stopped_ && cut != std::string::npos) r.content.resize(cut);
   if (print_) {
     end_reasoning();
     for (const std::string& err : r.errors) std::fprintf(stderr, "vkgemma: the model wrote a malformed %s\n", err.c_str());

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,23 +21,35 @@ namespace vkg::cli {
 ///  * the reasoning, when show_reasoning, to stderr between "[reasoning]" and "[/reasoning]"
 ///    lines (never on stdout, so a pipe gets the answer only); otherwise it is not shown.
 /// Nothing is printed when print is false (`run --json`).
+/// Stop strings (`--stop`, as llama.cpp's): the answer ends where it first contains one of them;
+/// neither the string nor what follows is shown or kept in the parsed turn. Answer text that
+/// could be the start of a stop string is held back until it is known not to be.
 class ReplyPrinter {
  public:
-  ReplyPrinter(const Tokenizer& tok, bool show_reasoning, bool print, bool trim = true);
-  /// Session::generate's token callback: returns false once the turn's end marker was seen.
+  ReplyPrinter(const Tokenizer& tok, bool show_reasoning, bool print, bool trim = true,
+               std::vector<std::string> stops = {});
+  /// Session::generate's token callback: returns false once the turn's end marker or a stop
+  /// string was seen.
   bool on_token(int32_t id, std::string_view piece);
   /// End of the turn: ends open lines, warns (stderr) about malformed tool calls; the parsed turn.
   ParsedReply finish();
+  /// A stop string ended the answer.
+  bool stopped() const { return stopped_; }
 
  private:
   void on_event(const ReplyEvent& e);
   void end_reasoning();
+  void content(std::string_view text);   // answer text, through the stop-string check
+  void write_content(std::string_view text);
 
   const Tokenizer& tok_;
   bool show_reasoning_, print_;
   ReplyParser parser_;
   bool in_reasoning_ = false;   // "[reasoning]" printed, "[/reasoning]" not yet
   bool stdout_mid_line_ = false;
+  std::vector<std::string> stops_;
+  std::string held_;            // answer text that may begin a stop string
+  bool stopped_ = false;
 };
 
 /// "eog <turn|> (106)", "max_tokens", ... : why generation stopped (and on which token).

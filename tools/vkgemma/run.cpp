@@ -17,6 +17,7 @@ struct RunArgs {
   ModelArgs model;
   SampleArgs sample;
   std::string prompt = "Why is the sky blue?";
+  std::string prompt_file;  // -f: the prompt from a file, "-" for stdin
   std::string system, tools;
   bool think = false, raw = false, json = false, show_reasoning = false;
 };
@@ -26,7 +27,10 @@ void add_run(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Generate a reply to one prompt (streamed to stdout)");
   add_model_args(cmd, a->model);
   add_sample_args(cmd, a->sample);
-  cmd->add_option("-p,--prompt", a->prompt, "The user's message");
+  auto* p = cmd->add_option("-p,--prompt", a->prompt, "The user's message");
+  cmd->add_option("-f,--file", a->prompt_file, "Read the user's message from a file (- for stdin)")
+      ->check(CLI::Validator([](std::string& s) { return s == "-" ? std::string() : CLI::ExistingFile(s); }, "FILE"))
+      ->excludes(p);
   cmd->add_option("--system", a->system, "System message");
   cmd->add_flag("--think", a->think, "Let the model think before answering (Gemma 4 thinking mode)");
   cmd->add_flag("--show-reasoning", a->show_reasoning,
@@ -43,6 +47,10 @@ void add_run(CLI::App& app) {
     if (a->raw && (!a->tools.empty() || !a->system.empty() || a->think))
       throw CLI::ValidationError("--raw", "--raw feeds the prompt as is: --system, --tools and --think need the chat template");
     const nlohmann::json tools = a->tools.empty() ? nlohmann::json() : load_tools(a->tools);
+    if (!a->prompt_file.empty()) {
+      a->prompt = read_text_input(a->prompt_file);
+      if (a->prompt.ends_with('\n')) a->prompt.pop_back();  // the file's last line break, as llama.cpp's -f
+    }
     Loaded l = load(a->model);
     Session s(*l.model, {.n_ctx = a->model.n_ctx, .max_batch = a->model.batch});
     const Tokenizer& tok = l.model->tokenizer();
@@ -57,8 +65,10 @@ void add_run(CLI::App& app) {
       prompt = s.tokenize(text, /*parse_special=*/true, /*add_bos=*/0);  // the template writes <bos>
     }
     // --raw: the answer is the text minus markup, byte for byte (no trimming).
-    ReplyPrinter printer(tok, a->show_reasoning, !a->json, /*trim=*/!a->raw);
-    auto r = s.generate(prompt, a->sample.gen(*l.model),
+    ReplyPrinter printer(tok, a->show_reasoning, !a->json, /*trim=*/!a->raw, a->sample.stop);
+    const GenerateOptions gen = a->sample.gen(*l.model);
+    if (a->model.verbose) std::fprintf(stderr, "vkgemma: seed %llu\n", static_cast<unsigned long long>(gen.sampler.seed));
+    auto r = s.generate(prompt, gen,
                         [&](int32_t id, std::string_view piece) { return printer.on_token(id, piece); });
     const ParsedReply reply = printer.finish();
     if (a->json) {
@@ -70,14 +80,18 @@ void add_run(CLI::App& app) {
       j["tool_calls"] = std::move(calls);
       j["tool_call_errors"] = reply.errors;
       j["tokens"] = r.tokens;
+      j["generated_tokens"] = r.tokens.size();  // decode_steps: one fewer (the last token is not evaluated)
+      j["seed"] = gen.sampler.seed;
       j["prompt_ids"] = prompt;
       add_stop_json(j, tok, r);
+      if (printer.stopped()) j["stop"] = "stop_string";
       std::cout << j.dump(2) << "\n";
     } else {
       std::fputs("\n", stdout);
       std::fflush(stdout);
       if (!a->model.quiet)
-        std::fprintf(stderr, "%s | stop %s\n", stats_line(l, s).c_str(), stop_description(tok, r).c_str());
+        std::fprintf(stderr, "%s | stop %s\n", stats_line(l, s).c_str(),
+                     printer.stopped() ? "stop_string" : stop_description(tok, r).c_str());
     }
   });
 }

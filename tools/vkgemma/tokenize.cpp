@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "common.h"
 #include "gguf.h"
 #include "gguf_vocab.h"
 #include "tokenizer.h"
@@ -21,13 +22,14 @@ struct TokenizeArgs {
 void add_tokenize(CLI::App& app) {
   auto* cmd = app.add_subcommand("tokenize", "Tokenize a text with a GGUF's vocabulary");
   auto a = std::make_shared<TokenizeArgs>();
-  cmd->add_option("-m,--model", a->model, "GGUF model file (its tokenizer.ggml.* metadata is used)")->required();
+  cmd->add_option("-m,--model", a->model,
+                  "GGUF model file (its tokenizer.ggml.* metadata is used; default: the built-in tiny model)");
   cmd->add_option("-p,--prompt", a->prompt, "Text to tokenize")->required();
   cmd->add_flag("--ids", a->ids, "Print only the ids, as [1, 2, 3]");
   cmd->add_flag("--no-bos", a->no_bos, "Do not prepend the BOS token");
   cmd->add_flag("--special", a->special, "Parse control-token text such as <|turn> into those tokens");
   cmd->callback([a] {
-    const GgufFile f = GgufFile::open(a->model);
+    const GgufFile f = GgufFile::open(a->model.empty() ? builtin_model_path(/*quiet=*/true).string() : a->model);
     if (!gguf_has_vocab(f)) throw GgufError(fmt::format("{}: no tokenizer metadata (tokenizer.ggml.model)", f.source()));
     const Tokenizer tok(read_vocab(f));
     // BOS per the vocabulary: forced on for Gemma 4 (a notice says so when the file disagrees).
