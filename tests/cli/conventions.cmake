@@ -5,7 +5,7 @@
 #  * generated_tokens equals the number of tokens listed;
 #  * -f - (the prompt from stdin, its last line break dropped) tokenizes like -p with the same text;
 #  * --ctx-size is accepted as -c;
-#  * --stop S ends the streamed answer just before the first S (greedy runs, same text otherwise);
+#  * --stop S ends the streamed answer just before the first S (same seed, same text otherwise);
 # `perplexity -q` prints the result only (no per-chunk lines).
 file(MAKE_DIRECTORY "${WORK}")
 file(WRITE "${WORK}/prompt.txt" "Hello world\n")
@@ -57,10 +57,12 @@ if(NOT ids_b STREQUAL ids_c)
   message(FATAL_ERROR "FAIL: -f - gave prompt ids ${ids_c}, -p ${ids_b}")
 endif()
 
-# --stop: S = two characters from the middle of a greedy answer (no ';' or line break in them).
-execute_process(COMMAND ${VKGEMMA} run -q --raw --greedy -n 16 -p "Hello world" RESULT_VARIABLE rc OUTPUT_VARIABLE t)
+# --stop: S = two characters from the middle of a seeded answer (no ';' or line break in them).
+# A hot, unfiltered sampler: the built-in model's greedy text repeats one character.
+set(sampling --raw --seed 5 --temp 5 --top-k 0 --top-p 1 --min-p 0 -n 16 -p The)
+execute_process(COMMAND ${VKGEMMA} run -q ${sampling} RESULT_VARIABLE rc OUTPUT_VARIABLE t)
 if(NOT rc STREQUAL "0")
-  message(FATAL_ERROR "FAIL: greedy run: exit status ${rc}")
+  message(FATAL_ERROR "FAIL: seeded run: exit status ${rc}")
 endif()
 string(LENGTH "${t}" len)
 math(EXPR pos "${len} / 2")
@@ -79,8 +81,12 @@ if(stop STREQUAL "")
   message(FATAL_ERROR "FAIL: the greedy answer has no usable stop string: '${t}'")
 endif()
 string(FIND "${t}" "${stop}" cut)
+if(cut EQUAL 0)
+  message(FATAL_ERROR "FAIL: the answer starts with its stop string '${stop}': '${t}'")
+endif()
 string(SUBSTRING "${t}" 0 ${cut} want)
-execute_process(COMMAND ${VKGEMMA} run -q --raw --greedy -n 16 -p "Hello world" --stop "${stop}"
+message("stop '${stop}' at ${cut}")
+execute_process(COMMAND ${VKGEMMA} run -q ${sampling} --stop "${stop}"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE got)
 if(NOT rc STREQUAL "0" OR NOT got STREQUAL "${want}\n")
   message(FATAL_ERROR "FAIL: --stop '${stop}' printed '${got}', expected '${want}' (the whole answer: '${t}')")
