@@ -15,8 +15,9 @@ vkg_test(NAME cli_info_truncated LABELS cli PROPERTIES FIXTURES_REQUIRED synth_t
 vkg_test(NAME cli_info_missing LABELS cli
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh 1 "cannot open"
                  $<TARGET_FILE:vkgemma> info ${VKG_SYNTH_DIR}/does-not-exist.gguf)
+# Bad synthesis options are a bad command line (exit 2).
 vkg_test(NAME cli_synth_bad_dims LABELS cli
-         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh 1 "multiple of n_head_kv"
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh 2 "multiple of n_head_kv"
                  $<TARGET_FILE:vkgemma> synth --preset tiny --n-head 3 -o ${VKG_SYNTH_DIR}/bad.gguf)
 # tokenize: BOS, special-token parsing, the id list format (exit status checked too).
 vkg_test(NAME cli_tokenize_ids LABELS cli PROPERTIES FIXTURES_REQUIRED synth_tiny
