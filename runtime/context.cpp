@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <unistd.h>
 
 #include "memory.h"
 #include "profiles.h"
@@ -291,7 +292,7 @@ void Device::save_pipeline_cache() {
   std::error_code ec;
   std::filesystem::create_directories(cache_path_.parent_path(), ec);
   auto tmp = cache_path_;
-  tmp += ".tmp";
+  tmp += fmt::format(".{}.tmp", ::getpid());  // processes sharing the cache dir each write their own, then rename
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) return;  // an unwritable cache dir only costs start-up time

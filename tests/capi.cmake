@@ -16,7 +16,7 @@ vkg_test(NAME capi_symbols LABELS capi COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/ca
          $<TARGET_FILE:vkgemma_capi> $<TARGET_SONAME_FILE_NAME:vkgemma_capi>)
 
 # Exits 77 (skipped) when ../shared is absent.
-vkg_test(NAME capi_install DEVICE LABELS capi ENVIRONMENT ${VKG_CAPI_ENV} PROPERTIES TIMEOUT 900
+vkg_test(NAME capi_install DEVICE FIRST_DRIVER LABELS capi ENVIRONMENT ${VKG_CAPI_ENV} PROPERTIES TIMEOUT 900
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/capi/install.sh
          ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/test-scratch/capi_install
          ${CMAKE_C_COMPILER} ${CMAKE_COMMAND} ${CMAKE_GENERATOR}

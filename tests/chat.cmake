@@ -19,7 +19,7 @@ vkg_test(NAME chat_jinja LABELS chat
 # `vkgemma chat` with scripted stdin on the built-in model: replies never show markup, /reset works,
 # a tool call (scripted with /assistant) and its /tool answer give the prompt jinja2 renders.
 # (On every test driver; the scratch directory is per driver.)
-vkg_test(NAME cli_chat_tool_roundtrip DEVICE LABELS chat e2e PROPERTIES TIMEOUT 900
+vkg_test(NAME cli_chat_tool_roundtrip DEVICE FIRST_DRIVER LABELS chat e2e PROPERTIES TIMEOUT 900
          ENVIRONMENT VKGEMMA_VALIDATION=1 VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache
          COMMAND sh -c "exec \"$0\" \"$@\" \"${PROJECT_BINARY_DIR}/test-scratch/cli_chat_tool_roundtrip\${VKGEMMA_TEST_DRIVER:+@\$VKGEMMA_TEST_DRIVER}\""
                  ${VKG_JINJA_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/chat/chat_roundtrip.py
@@ -27,7 +27,7 @@ vkg_test(NAME cli_chat_tool_roundtrip DEVICE LABELS chat e2e PROPERTIES TIMEOUT 
 
 # `run --json` reports the reply's parts and why it stopped (the built-in model runs out of -n).
 # (Exit status checked too: tests/cli/check_run.cmake.)
-vkg_test(NAME cli_run_reply_json DEVICE LABELS chat e2e
+vkg_test(NAME cli_run_reply_json DEVICE FIRST_DRIVER LABELS chat e2e
          ENVIRONMENT VKGEMMA_VALIDATION=1 VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache
          COMMAND ${CMAKE_COMMAND} "-DFAIL=vulkan validation"
                  "-DPASS=\"reasoning\": \"\",[^}]*\"stop\": \"max_tokens\",[^}]*\"stop_token\": null,[^}]*\"tool_calls\": \\[\\]"
