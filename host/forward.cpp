@@ -189,7 +189,7 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   try {
     arena.emplace(dev.allocator(), layout);
   } catch (const VkError& e) {
-    throw VkError(fmt::format("a session with a context of {} tokens (batches of {}) needs {:.1f} MiB of device memory "
+    throw VkError(e.code(), fmt::format("a session with a context of {} tokens (batches of {}) needs {:.1f} MiB of device memory "
                               "for its KV cache, activations and PLE slots{}: {} (reduce the context with -c)",
                               opts_.n_ctx, opts_.max_batch, layout.device_local_bytes() / 1048576.0,
                               window_slot ? " and the layer-streaming window" : "", e.what()),
