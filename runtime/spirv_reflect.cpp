@@ -241,7 +241,7 @@ class Module {
     for (size_t i = 5; i < w.size();) {
       const uint32_t op = w[i] & 0xffff, n = w[i] >> 16;
       if (n == 0 || i + n > w.size()) fail("malformed SPIR-V instruction stream");
-      const uint32_t* a = &w[i + 1];
+      const uint32_t* a = w.data() + i + 1;  // one past the end for a last, operand-less instruction
       const uint32_t na = n - 1;  // operand words
       auto need = [&](uint32_t k) {
         if (na < k) fail(fmt::format("instruction with opcode {} is too short", op));
