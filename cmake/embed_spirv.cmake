@@ -1,22 +1,8 @@
 # Usage: cmake -DSPV=in.spv -DOUT=out.cpp -DSYM=name -P embed_spirv.cmake
-# Writes a C++ source with the SPIR-V words as a uint32_t array.
+# Writes a C++ source with the SPIR-V words as a uint32_t array (one regex pass: linear time).
 file(READ "${SPV}" hex HEX)
 string(LENGTH "${hex}" n)
 math(EXPR words "${n} / 8")
-set(body "")
-set(i 0)
-while(i LESS n)
-  string(SUBSTRING "${hex}" ${i} 8 w)
-  # SPIR-V files are little-endian words: reverse the 4 bytes.
-  string(SUBSTRING "${w}" 0 2 b0)
-  string(SUBSTRING "${w}" 2 2 b1)
-  string(SUBSTRING "${w}" 4 2 b2)
-  string(SUBSTRING "${w}" 6 2 b3)
-  string(APPEND body "0x${b3}${b2}${b1}${b0},")
-  math(EXPR i "${i} + 8")
-  math(EXPR col "${i} % 64")
-  if(col EQUAL 0)
-    string(APPEND body "\n")
-  endif()
-endwhile()
+# SPIR-V files are little-endian words: reverse the 4 bytes of each.
+string(REGEX REPLACE "(..)(..)(..)(..)" "0x\\4\\3\\2\\1," body "${hex}")
 file(WRITE "${OUT}" "// Generated from ${SPV}; do not edit.\n#include <cstdint>\n#include <cstddef>\nnamespace vkg::shaders {\nextern const uint32_t ${SYM}_spv[] = {\n${body}};\nextern const size_t ${SYM}_spv_words = ${words};\n}\n")
