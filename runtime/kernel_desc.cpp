@@ -42,9 +42,26 @@ KernelDesc desc(std::string shader, uint32_t n_buffers, uint32_t push_bytes, std
 
 } // namespace
 
+namespace {
+/// The split-K kernels' workgroup: a power of two (the shared-memory tree).
+uint32_t split_k_wg(const OpsVariants& v) { return pow2_floor(std::max<uint32_t>(1, v.matvec_wg)); }
+std::string split_k_variant(const OpsVariants& v) {
+  return fmt::format("split-K, {} sum, {}", v.subgroup_arith ? "subgroup" : "shared-memory", fetch_kind(v));
+}
+} // namespace
+
+uint32_t split_k_rows(const OpsVariants& v, uint32_t n_rows) {
+  const uint32_t wg = split_k_wg(v);
+  const uint32_t groups = v.subgroup_arith ? std::max<uint32_t>(1, wg / std::max<uint32_t>(1, v.subgroup_size)) : 1;
+  return std::max<uint32_t>(2 * groups, ceil_div(n_rows, 65535));
+}
+
 KernelDesc matvec(const OpsVariants& v, WeightTypeId type, uint32_t ne0, uint32_t nc) {
   const WType& t = type_of(type, "matmul");
   require(nc >= 1 && nc <= kMaxColumns, "matmul", fmt::format("{} columns per matrix-vector dispatch", nc));
+  if (v.matvec_split_k)
+    return desc(fetch_shader(v, fmt::format("matvec_gpu_{}{}", t.name, v.subgroup_arith ? "" : "_wg")), 3,
+                sizeof(MatvecPush), {split_k_wg(v), 1, nc}, fetch_mask(v, 0b011), split_k_variant(v));
   const std::string shader = fmt::format("matvec_{}_{}", t.name, aligned_rows(t, ne0) ? "a" : "g");
   return desc(fetch_shader(v, shader), 3, sizeof(MatvecPush), {v.matvec_wg, 2 * v.matvec_rows, nc}, fetch_mask(v, 0b011),
               fmt::format("row per invocation, {}", fetch_kind(v)));
@@ -53,6 +70,9 @@ KernelDesc matvec(const OpsVariants& v, WeightTypeId type, uint32_t ne0, uint32_
 KernelDesc gate_up(const OpsVariants& v, WeightTypeId type, uint32_t ne0, uint32_t nc) {
   const WType& t = type_of(type, "gate_up_gelu");
   require(nc >= 1 && nc <= kMaxColumns, "gate_up_gelu", fmt::format("{} columns per dispatch", nc));
+  if (v.matvec_split_k)
+    return desc(fetch_shader(v, fmt::format("matvec_gate_up_gpu_{}{}", t.name, v.subgroup_arith ? "" : "_wg")), 5,
+                sizeof(GateUpPush), {split_k_wg(v), 1, nc}, fetch_mask(v, 0b10111), split_k_variant(v));
   const std::string shader = fmt::format("matvec_gate_up_{}_{}", t.name, aligned_rows(t, ne0) ? "a" : "g");
   return desc(fetch_shader(v, shader), 5, sizeof(GateUpPush), {v.matvec_wg, 2 * v.matvec_rows, nc},
               fetch_mask(v, 0b10111), fmt::format("row per invocation, {}", fetch_kind(v)));

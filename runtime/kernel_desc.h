@@ -18,9 +18,14 @@ constexpr uint32_t kMaxColumns = 8;
 /// Decode attention sizes: T up to this splits the keys across workgroups (flash-decoding).
 constexpr uint32_t kDecodeMaxT = 8;
 
-/// Matrix x nc vectors (1 <= nc <= kMaxColumns) over rows of ne0 elements of `type`.
+/// Matrix x nc vectors (1 <= nc <= kMaxColumns) over rows of ne0 elements of `type`: a row per
+/// invocation (matvec.comp), or split-K (matvec_gpu.comp) where v.matvec_split_k.
 /// Throws VkError(internal) for a type Ops does not support.
 KernelDesc matvec(const OpsVariants& v, WeightTypeId type, uint32_t ne0, uint32_t nc);
+/// Rows per workgroup of the split-K kernels for a part of n_rows rows: two per lane group
+/// (subgroups of v.subgroup_size, or the whole workgroup), more where the row count would
+/// need over 65535 workgroups.
+uint32_t split_k_rows(const OpsVariants& v, uint32_t n_rows);
 /// The fused feed-forward gate/up kernel (Ops::gate_up_gelu at decode widths).
 KernelDesc gate_up(const OpsVariants& v, WeightTypeId type, uint32_t ne0, uint32_t nc);
 /// Tiled matrix x matrix for T >= kMatmulMinT tokens.

@@ -86,6 +86,10 @@ struct OpsVariants {
   uint32_t max_workgroup_invocations = 128;
   uint32_t max_shared_memory = 16384;
   // Derived tuning (also chosen in select_variants):
+  // Matrix-vector (T < 16) kernel: false = a row per invocation (matvec.comp: CPUs, where an
+  // invocation is a SIMD lane with a large cache), true = "split-K" (matvec_gpu.comp: K split
+  // across the lanes of a subgroup, or of the workgroup without subgroup arithmetic; GPUs).
+  bool matvec_split_k = false;
   uint32_t matvec_wg = 32;       // matrix-vector: invocations per workgroup (one row each ...)
   uint32_t matvec_rows = 4;      // ... times this many rows per invocation (divided by T, doubled for tall matrices)
   uint32_t matmul_wg = 32;       // matrix-matrix (T >= 16): invocations (tokens) per workgroup,

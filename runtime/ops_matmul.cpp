@@ -41,9 +41,10 @@ void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix
   checked_type(W, "matmul");
   // Rows per invocation shrink with the column count (X fetches grow with it, weights do not)
   // and double on tall matrices (enough workgroups either way). A push constant: one pipeline.
-  const uint32_t wg = v_.matvec_wg;
-  const uint32_t nr = matvec_rows_for(part.n_rows, nc);
   const Kernel& k = kernel(kernel_descs::matvec(v_, W.type, W.ne0, nc));
+  // Split-K: nr rows per workgroup; else wg invocations of nr rows each.
+  const uint32_t wg = v_.matvec_split_k ? 1 : v_.matvec_wg;
+  const uint32_t nr = v_.matvec_split_k ? kernel_descs::split_k_rows(v_, part.n_rows) : matvec_rows_for(part.n_rows, nc);
   const TexelBinding wb = read_binding(dev_, v_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
   const TexelBinding xb = read_binding(dev_, v_, X, uint64_t{t0 + nc} * W.ne0 * 4, "matmul (X)");
   MatvecPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
@@ -118,14 +119,15 @@ void Ops::gate_up_gelu(CommandList& cl, const DeviceMatrix& gate, const DeviceMa
   for (uint32_t t0 = 0; t0 < T; t0 += 8) {
     const uint32_t nc = std::min<uint32_t>(8, T - t0);
     // Each invocation accumulates nr rows of both matrices: half the rows of a plain matvec.
-    const uint32_t nr = std::max<uint32_t>(1, matvec_rows_for(gate.n_rows, nc) / 2);
+    const uint32_t nr = v_.matvec_split_k ? kernel_descs::split_k_rows(v_, gate.n_rows)
+                                          : std::max<uint32_t>(1, matvec_rows_for(gate.n_rows, nc) / 2);
     const Kernel& k = kernel(kernel_descs::gate_up(v_, gate.type, gate.ne0, nc));
     const TexelBinding xb = read_binding(dev_, v_, x, uint64_t{t0 + nc} * gate.ne0 * 4, "gate_up_gelu (x)");
     GateUpPush p{{gate.ne0, gate.n_rows, static_cast<uint32_t>(gate.row_bytes), gb.texels, gb.texel0 * 16u,
                   xb.texel0, 0, gate.n_rows, t0, 0, nr},
                  ub.texels, ub.texel0 * 16u, nb.texel0, norm ? 1u : 0u, eps};
     cl.dispatch(k, {gb.range, ub.range, xb.range, out, norm ? nb.range : xb.range}, p,
-                ceil_div(gate.n_rows, uint64_t{wg} * nr));
+                ceil_div(gate.n_rows, uint64_t{v_.matvec_split_k ? 1 : wg} * nr));
   }
 }
 

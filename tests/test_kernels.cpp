@@ -52,6 +52,17 @@ TEST_CASE("kernel descriptions: the key is the pipeline's identity") {
   // The tiled kernel's tokens per invocation follow T (no idle token slots), up to matmul_tokens.
   CHECK(kd::matmul(v, kQ4K, 16).spec.at(2) == 1);
   CHECK(kd::matmul(v, kQ4K, 4096).spec.at(2) == v.matmul_tokens);
+  // Split-K (GPUs): the subgroup kernel, or the shared-memory one without subgroup arithmetic.
+  v.matvec_split_k = true;
+  v.subgroup_arith = true;
+  CHECK(kd::matvec(v, kQ4K, 1536, 2).shader == "matvec_gpu_q4_k_sb");
+  CHECK(kd::matvec(v, kQ4K, 1536, 2).spec.at(2) == 2);
+  CHECK(kd::gate_up(v, kQ4K, 1536, 1).shader == "matvec_gate_up_gpu_q4_k_sb");
+  v.subgroup_arith = false;
+  CHECK(kd::matvec(v, kQ8_0, 1536, 1).shader == "matvec_gpu_q8_0_wg_sb");
+  CHECK(kd::split_k_rows(v, 1000) == 2);
+  CHECK(kd::split_k_rows(v, 262144) == 5);  // at most 65535 workgroups
+  v.matvec_split_k = false;
   CHECK_THROWS_AS(kd::matvec(v, 9999, 256, 1), VkError);
   CHECK_THROWS_AS(kd::matvec(v, kQ4K, 256, 9), VkError);
 }

@@ -32,6 +32,7 @@ struct KernelsArgs {
   std::string profile;
   std::string types;          // comma list of ggml type names, or "all"
   std::string known_spills;   // file: one shader-variant key per line
+  std::string matvec;         // rows / split-k: force the matrix-vector kernel
   uint32_t max_columns = 8;
   uint32_t batch = 512;
   bool json = false;
@@ -148,7 +149,9 @@ void run_kernels(const KernelsArgs& a) {
   dopts.pipeline_cache = false;  // compile for real: statistics come from the compiler
   dopts.pipeline_statistics = true;
   Device dev(instance, dopts);
-  const OpsVariants v = select_variants(dev.caps());
+  OpsVariants v = select_variants(dev.caps());
+  if (a.matvec == "split-k") v.matvec_split_k = true;
+  if (a.matvec == "rows") v.matvec_split_k = false;
   const auto known = read_known_spills(a.known_spills, dev.caps().name);
 
   WorkloadOptions wo;
@@ -264,6 +267,8 @@ void add_kernels(CLI::App& app) {
   cmd->add_option("--max-columns", a->max_columns, "Matrix-vector widths 1..N (decode is 1)");
   cmd->add_option("-b,--batch", a->batch, "Prefill chunk the tiled kernels are listed for");
   cmd->add_flag("--no-prefill", a->no_prefill, "Leave out the tiled (16+ token) matrix kernels");
+  cmd->add_option("--matvec", a->matvec, "Force the matrix-vector kernel: rows or split-k [default: the device's choice]")
+      ->check(CLI::IsMember({"rows", "split-k"}));
   cmd->add_flag("--json", a->json, "Machine-readable output");
   cmd->add_flag("--fail-on-spill", a->fail_on_spill,
                 "Exit 1 when a pipeline spills registers or uses scratch and is not in the known-spills list");
