@@ -76,13 +76,22 @@ std::vector<WorkloadKernel> forward_workload(const Gemma4Model& m, const OpsVari
   if (o.prefill)
     for (uint32_t t = kd::kMatmulMinT; t <= max_batch; ++t) widths.push_back(t);
 
+  // Columns of the matrix-vector dispatches of a step of T < 16 tokens: chunks of max_columns(v)
+  // and the remainder.
+  const uint32_t chunk = kd::max_columns(v);
+  auto columns = [&](uint32_t T) {
+    std::vector<uint32_t> out{std::min(T, chunk)};
+    if (T > chunk && T % chunk) out.push_back(T % chunk);
+    return out;
+  };
   auto matmul = [&](const std::string& role, const GgufTensorInfo* t, const char* op = "matmul") {
     if (!t) return;
     const uint32_t ne0 = static_cast<uint32_t>(t->ne[0]);
     for (WeightTypeId ty : types_for(device_type(*t), ne0, o))
       for (uint32_t T : widths) {
         if (T < kd::kMatmulMinT)
-          col.add(op, kd::matvec(v, ty, ne0, T), ty, fmt::format("{} (K {}), {} col", role, ne0, T));
+          for (uint32_t nc : columns(T))
+            col.add(op, kd::matvec(v, ty, ne0, nc), ty, fmt::format("{} (K {}), {} col", role, ne0, nc));
         else
           col.add(op, kd::matmul(v, ty, T), ty, fmt::format("{} (K {}), T >= 16", role, ne0));
       }
@@ -129,7 +138,8 @@ std::vector<WorkloadKernel> forward_workload(const Gemma4Model& m, const OpsVari
       for (WeightTypeId ty : types_for(device_type(*g), ne0, o))
         for (uint32_t T : widths)
           if (T < kd::kMatmulMinT)
-            col.add("gate_up_gelu", kd::gate_up(v, ty, ne0, T), ty, fmt::format("ffn_gate+up (K {}), {} col", ne0, T));
+            for (uint32_t nc : columns(T))
+              col.add("gate_up_gelu", kd::gate_up(v, ty, ne0, nc), ty, fmt::format("ffn_gate+up (K {}), {} col", ne0, nc));
       if (o.prefill && max_batch >= kd::kMatmulMinT) {
         matmul("ffn_gate", g);
         matmul("ffn_up", W.ffn_up);

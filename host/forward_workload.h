@@ -14,8 +14,8 @@
 namespace vkg {
 
 struct WorkloadOptions {
-  uint32_t max_columns = 8;   // matrix-vector widths 1..max_columns (decode 1; prefill tails and
-                              // small batches up to 8 per dispatch)
+  uint32_t max_columns = 8;   // steps of 1..max_columns tokens (decode 1; prefill tails and small
+                              // batches: up to kernel_descs::max_columns() columns per dispatch)
   uint32_t max_batch = 512;   // prefill chunk (ForwardOptions::max_batch): tiled kernels for 16..max_batch
   bool prefill = true;        // include the tiled (T >= 16) kernels
   bool kv_f32 = false;        // ForwardOptions::kv_f32

@@ -50,6 +50,8 @@ std::string split_k_variant(const OpsVariants& v) {
 }
 } // namespace
 
+uint32_t max_columns(const OpsVariants& v) { return v.matvec_split_k ? 4 : kMaxColumns; }
+
 uint32_t split_k_rows(const OpsVariants& v, uint32_t n_rows) {
   const uint32_t wg = split_k_wg(v);
   const uint32_t groups = v.subgroup_arith ? std::max<uint32_t>(1, wg / std::max<uint32_t>(1, v.subgroup_size)) : 1;
@@ -58,7 +60,7 @@ uint32_t split_k_rows(const OpsVariants& v, uint32_t n_rows) {
 
 KernelDesc matvec(const OpsVariants& v, WeightTypeId type, uint32_t ne0, uint32_t nc) {
   const WType& t = type_of(type, "matmul");
-  require(nc >= 1 && nc <= kMaxColumns, "matmul", fmt::format("{} columns per matrix-vector dispatch", nc));
+  require(nc >= 1 && nc <= max_columns(v), "matmul", fmt::format("{} columns per matrix-vector dispatch", nc));
   if (v.matvec_split_k)
     return desc(fetch_shader(v, fmt::format("matvec_gpu_{}{}", t.name, v.subgroup_arith ? "" : "_wg")), 3,
                 sizeof(MatvecPush), {split_k_wg(v), 1, nc}, fetch_mask(v, 0b011), split_k_variant(v));
@@ -69,7 +71,7 @@ KernelDesc matvec(const OpsVariants& v, WeightTypeId type, uint32_t ne0, uint32_
 
 KernelDesc gate_up(const OpsVariants& v, WeightTypeId type, uint32_t ne0, uint32_t nc) {
   const WType& t = type_of(type, "gate_up_gelu");
-  require(nc >= 1 && nc <= kMaxColumns, "gate_up_gelu", fmt::format("{} columns per dispatch", nc));
+  require(nc >= 1 && nc <= max_columns(v), "gate_up_gelu", fmt::format("{} columns per dispatch", nc));
   if (v.matvec_split_k)
     return desc(fetch_shader(v, fmt::format("matvec_gate_up_gpu_{}{}", t.name, v.subgroup_arith ? "" : "_wg")), 5,
                 sizeof(GateUpPush), {split_k_wg(v), 1, nc}, fetch_mask(v, 0b10111), split_k_variant(v));

@@ -15,6 +15,10 @@ namespace vkg::kernel_descs {
 /// up to kMaxColumns columns per dispatch).
 constexpr uint32_t kMatmulMinT = 16;
 constexpr uint32_t kMaxColumns = 8;
+/// Columns per matrix-vector dispatch: kMaxColumns, 4 for the split-K kernels (their columns are
+/// unrolled: 8 would double code size and compile time for a width only prefill tails use).
+uint32_t max_columns(const OpsVariants& v);
+
 /// Decode attention sizes: T up to this splits the keys across workgroups (flash-decoding).
 constexpr uint32_t kDecodeMaxT = 8;
 

@@ -74,8 +74,9 @@ void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, c
     }
     return;
   }
-  for (uint32_t t0 = 0; t0 < T; t0 += 8) {
-    const uint32_t nc = std::min<uint32_t>(8, T - t0);
+  const uint32_t max_nc = kernel_descs::max_columns(v_);
+  for (uint32_t t0 = 0; t0 < T; t0 += max_nc) {
+    const uint32_t nc = std::min<uint32_t>(max_nc, T - t0);
     for (const auto& part : W.parts) matvec_part(cl, W, part, X, Y, t0, nc, accumulate);
   }
 }
@@ -116,8 +117,9 @@ void Ops::gate_up_gelu(CommandList& cl, const DeviceMatrix& gate, const DeviceMa
   const TexelBinding ub = read_binding(dev_, v_, pu.range, uint64_t{pu.n_rows} * up.row_bytes, "gate_up_gelu (up)");
   const TexelBinding nb = norm ? read_binding(dev_, v_, norm_weight, uint64_t{gate.ne0} * 4, "gate_up_gelu (norm)")
                                : TexelBinding{};
-  for (uint32_t t0 = 0; t0 < T; t0 += 8) {
-    const uint32_t nc = std::min<uint32_t>(8, T - t0);
+  const uint32_t max_nc = kernel_descs::max_columns(v_);
+  for (uint32_t t0 = 0; t0 < T; t0 += max_nc) {
+    const uint32_t nc = std::min<uint32_t>(max_nc, T - t0);
     // Each invocation accumulates nr rows of both matrices: half the rows of a plain matvec.
     const uint32_t nr = v_.matvec_split_k ? kernel_descs::split_k_rows(v_, gate.n_rows)
                                           : std::max<uint32_t>(1, matvec_rows_for(gate.n_rows, nc) / 2);
