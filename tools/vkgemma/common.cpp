@@ -1,4 +1,5 @@
 #include "common.h"
+#include "environment.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -47,18 +48,6 @@ void check_model_file(const std::filesystem::path& path) {
 }
 }  // namespace
 
-int requested_device(const ModelArgs& a) {
-  if (a.device >= 0) return a.device;
-  const char* v = std::getenv("VKGEMMA_DEVICE");
-  if (!v || !*v) return -1;
-  char* end = nullptr;
-  errno = 0;
-  const long i = std::strtol(v, &end, 10);
-  if (*end != '\0' || i < 0 || i > INT_MAX || errno)
-    throw Error(ErrorCode::bad_input, fmt::format("VKGEMMA_DEVICE='{}' is not a device index (see vkgemma devices)", v));
-  return static_cast<int>(i);
-}
-
 void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx) {
   cmd->add_option("-m,--model", a.model, "GGUF model file (default: the built-in tiny random-weight model)");
   cmd->add_option("--device", a.device, "Vulkan device index (see `vkgemma devices`; -1: VKGEMMA_DEVICE or automatic)")
@@ -86,13 +75,9 @@ ForwardOptions ModelArgs::session() const {
   ForwardOptions o;
   o.n_ctx = n_ctx;
   o.max_batch = batch;
-  std::string mv = matvec;
-  if (mv.empty())
-    if (const char* v = std::getenv("VKGEMMA_MATVEC"); v && *v) mv = v;
-  if (mv == "split-k") o.matvec_split_k = 1;
-  else if (mv == "rows") o.matvec_split_k = 0;
-  else if (!mv.empty())
-    throw Error(ErrorCode::bad_input, fmt::format("VKGEMMA_MATVEC='{}' is not rows or split-k", mv));
+  if (matvec == "split-k") o.matvec_split_k = 1;
+  else if (matvec == "rows") o.matvec_split_k = 0;
+  else if (const auto env = read_environment().matvec_split_k) o.matvec_split_k = *env ? 1 : 0;
   return o;
 }
 
@@ -124,22 +109,20 @@ class ProgressBar {
 
 Loaded load(const ModelArgs& a) {
   // Everything the user gave is checked before a device opens (seconds on some drivers).
-  const int device = requested_device(a);
-  std::string profile = a.profile;
-  if (const char* v = std::getenv("VKGEMMA_DEVICE_PROFILE"); profile.empty() && v && *v) {
-    profile = v;
+  const EnvironmentSettings env = read_environment();  // bad VKGEMMA_* values: bad_input, exit 2
+  DeviceOptions dopt = env.device_options();
+  if (a.device >= 0) dopt.index = static_cast<uint32_t>(a.device);
+  if (!a.profile.empty()) dopt.profile = a.profile;
+  if (dopt.profile) {
     try {
-      device_profile(profile);
+      device_profile(*dopt.profile);
     } catch (const std::invalid_argument& e) {
-      throw Error(ErrorCode::bad_input, fmt::format("VKGEMMA_DEVICE_PROFILE: {}", e.what()));
+      throw Error(ErrorCode::bad_input, a.profile.empty() ? fmt::format("VKGEMMA_DEVICE_PROFILE: {}", e.what()) : e.what());
     }
   }
   if (!a.model.empty()) check_model_file(a.model);
   Loaded l;
-  l.instance = std::make_unique<Instance>();
-  DeviceOptions dopt;
-  if (device >= 0) dopt.index = static_cast<uint32_t>(device);
-  if (!profile.empty()) dopt.profile = profile;
+  l.instance = std::make_unique<Instance>(env.instance);
   dopt.pipeline_cache = a.pipeline_cache;
   l.device = std::make_unique<Device>(*l.instance, dopt);
   if (a.gpu_mem) l.device->allocator().set_budget(a.gpu_mem);
@@ -178,6 +161,7 @@ GenerateOptions SampleArgs::gen() const {
   g.sampler.repeat_penalty = repeat_penalty;
   g.sampler.seed = seed_value();
   g.sampler.greedy = greedy || temp <= 0;
+  g.ignore_eos = ignore_eos;
   return g;
 }
 
@@ -214,6 +198,8 @@ void add_sample_args(CLI::App* cmd, SampleArgs& a) {
                                     "and --verbose)")
       ->check(CLI::Range(int64_t{-1}, INT64_MAX));
   cmd->add_flag("--greedy", a.greedy, "Always take the most likely token");
+  cmd->add_flag("--ignore-eos", a.ignore_eos,
+                "Never stop at an end-of-generation token (their probability is set to 0): run to -n or the context's end");
   cmd->add_option("--stop", a.stop, "End the answer where it first contains STRING (not shown; repeatable)")
       ->allow_extra_args(false)
       ->default_str("")

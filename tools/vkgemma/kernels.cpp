@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "common.h"
 #include "context.h"
+#include "environment.h"
 #include "forward_workload.h"
 #include "gemma4_config.h"
 #include "ggml_type.h"
@@ -136,15 +137,10 @@ void run_kernels(const KernelsArgs& a) {
   if (a.max_columns < 1 || a.max_columns > 8) throw Error(ErrorCode::bad_input, "--max-columns must be 1..8");
   auto src = open_source(a);
 
-  Instance instance;
-  DeviceOptions dopts;
+  const EnvironmentSettings env = read_environment();  // bad VKGEMMA_* values: bad_input
+  Instance instance(env.instance);
+  DeviceOptions dopts = env.device_options();
   if (a.device >= 0) dopts.index = static_cast<uint32_t>(a.device);
-  else if (const char* v = std::getenv("VKGEMMA_DEVICE"); v && *v) {
-    char* end = nullptr;
-    const long i = std::strtol(v, &end, 10);
-    if (*end || i < 0) throw Error(ErrorCode::bad_input, fmt::format("VKGEMMA_DEVICE='{}' is not a device index", v));
-    dopts.index = static_cast<uint32_t>(i);
-  }
   if (!a.profile.empty()) dopts.profile = a.profile;
   dopts.pipeline_cache = false;  // compile for real: statistics come from the compiler
   dopts.pipeline_statistics = true;
