@@ -70,8 +70,7 @@ void add_logits(CLI::App& app) {
         all = ref.eval(st, ids, true);
       }
     }
-    Gemma4Forward fwd(*l.device, l.model->gemma(), l.model->weights(),
-                      {.n_ctx = a->model.n_ctx, .max_batch = a->model.batch});
+    Gemma4Forward fwd(*l.device, l.model->gemma(), l.model->weights(), a->model.session());
     if (a->reference) {
     } else if (a->sequential) {
       all.reserve(ids.size() * n_vocab);
