@@ -66,6 +66,9 @@ std::string Run::poll(std::chrono::milliseconds timeout, bool streaming, bool in
       if (streaming && !t.empty()) out += sse(completion_json(meta_, t, {}, nullptr));
     }
     if (ended() && ch_) ch_->cancel();
+    // A token that shows nothing yet (markup, a tool call being written) still writes an SSE
+    // comment line, which clients ignore: a write is how a vanished client is noticed.
+    if (streaming && out.empty()) out = ":\n\n";
     return out;
   }
   out += finish(*e, streaming, include_usage);

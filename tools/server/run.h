@@ -28,7 +28,8 @@ class Run {
   void start(Engine* engine, Job job, size_t prompt_tokens);
 
   /// Wait up to timeout for the next event and process it. Returns the stream text it produced
-  /// (SSE events when streaming). done() afterwards: the last piece was produced.
+  /// (SSE events when streaming; an SSE comment for a token that shows nothing, so that every
+  /// token writes and a vanished client is noticed). done() afterwards: the last piece was produced.
   std::string poll(std::chrono::milliseconds timeout, bool streaming, bool include_usage);
   bool done() const { return done_; }
   /// The client is gone / we do not want more: stop the job.

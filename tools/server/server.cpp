@@ -130,13 +130,13 @@ struct Server::Impl {
       }
       return httplib::Server::HandlerResponse::Unhandled;
     });
-    http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
       if (res.status == 413) send_error(res, ApiError(413, "the request body is too large", "", "request_too_large"));
       else if (res.status == 404) send_error(res, ApiError(404, fmt::format("no route {} {}", req.method, req.path)));
       else send_error(res, ApiError(res.status, fmt::format("HTTP error {}", res.status)));
       return httplib::Server::HandlerResponse::Handled;
-    });
+    }));
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
       send_error(res, ApiError(500, "internal error"));
     });
