@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "context.h"
+#include "environment.h"
 #include "chat.h"
 #include "model.h"
 #include "session.h"
@@ -109,6 +110,8 @@ struct SharedDevice {
 const std::vector<DeviceCaps>& device_caps();
 /// Index an automatic choice opens: VKGEMMA_DEVICE, else choose_device().
 uint32_t default_device_index();
+/// The environment's settings (host/engine/environment.h), read once per process on first use.
+const EnvironmentSettings& environment();
 /// Open (or share the open) device `index` (-1: default_device_index()).
 std::shared_ptr<SharedDevice> open_device(int32_t index, const char* profile = nullptr);
 /// Validation-layer messages of every instance this library created.

@@ -2,12 +2,14 @@
 // Vulkan instance/device registry, version and diagnostics entry points.
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <new>
 #include <optional>
 
 #include "error.h"
+#include "log.h"
 #include "internal.h"
 
 #ifndef VKGEMMA_VERSION_STRING
@@ -76,6 +78,7 @@ namespace {
 
 struct Registry {
   std::mutex mu;
+  std::optional<EnvironmentSettings> env;  // read once, at the first instance
   std::weak_ptr<Instance> instance;
   std::map<uint32_t, std::weak_ptr<SharedDevice>> devices;
   std::optional<std::vector<DeviceCaps>> caps;
@@ -91,7 +94,8 @@ Registry& registry() {
 /// driver: no_device).
 std::shared_ptr<Instance> instance_locked(Registry& r) {
   if (auto i = r.instance.lock()) return i;
-  auto inst = std::make_unique<Instance>();
+  if (!r.env) r.env = read_environment();  // bad VKGEMMA_* values: VKGEMMA_INVALID_ARGUMENT
+  auto inst = std::make_unique<Instance>(r.env->instance);
   std::shared_ptr<Instance> i(inst.release(), [](Instance* p) {
     registry().retired_messages += p->validation_log().count.load();
     delete p;
@@ -112,15 +116,18 @@ const std::vector<DeviceCaps>& device_caps() {
 
 uint32_t default_device_index() {
   const auto& caps = device_caps();
-  if (const char* v = std::getenv("VKGEMMA_DEVICE"); v && *v) {
-    char* end = nullptr;
-    const long i = std::strtol(v, &end, 10);
-    if (*end != '\0' || i < 0 || static_cast<size_t>(i) >= caps.size())
-      fail(VKGEMMA_INVALID_ARGUMENT,
-           fmt::format("VKGEMMA_DEVICE='{}' is not a device index ({} device(s) found)", v, caps.size()));
-    return static_cast<uint32_t>(i);
-  }
-  return choose_device(caps);
+  const std::optional<uint32_t> env = environment().device;
+  if (env && *env >= caps.size())
+    fail(VKGEMMA_INVALID_ARGUMENT, fmt::format("VKGEMMA_DEVICE='{}' is not a device index ({} device(s) found)", *env,
+                                               caps.size()));
+  return env ? *env : choose_device(caps);
+}
+
+const EnvironmentSettings& environment() {
+  Registry& r = registry();
+  std::lock_guard lock(r.mu);
+  if (!r.env) r.env = read_environment();
+  return *r.env;
 }
 
 std::shared_ptr<SharedDevice> open_device(int32_t index, const char* profile) {
@@ -128,9 +135,9 @@ std::shared_ptr<SharedDevice> open_device(int32_t index, const char* profile) {
   if (index < -1 || (index >= 0 && static_cast<size_t>(index) >= caps.size()))
     fail(VKGEMMA_INVALID_ARGUMENT, fmt::format("device index {} out of range: {} device(s) found", index, caps.size()));
   const uint32_t idx = index < 0 ? default_device_index() : static_cast<uint32_t>(index);
+  const std::string want = profile ? profile : environment().profile.value_or("");
   Registry& r = registry();
   std::lock_guard lock(r.mu);
-  const std::string want = profile ? profile : "";
   if (auto d = r.devices[idx].lock()) {
     if (d->profile != want)
       fail(VKGEMMA_INVALID_ARGUMENT,
@@ -148,8 +155,9 @@ std::shared_ptr<SharedDevice> open_device(int32_t index, const char* profile) {
                        idx, other, other));
   auto d = std::make_shared<SharedDevice>();
   d->instance = instance_locked(r);
-  DeviceOptions o{.index = idx};
-  if (!want.empty()) o.profile = want;  // an unknown name is bad_input (Device's constructor)
+  DeviceOptions o = r.env->device_options();  // pipeline-cache directory
+  o.index = idx;
+  o.profile = want.empty() ? std::nullopt : std::optional<std::string>(want);  // unknown: bad_input (Device)
   d->profile = want;
   d->device = std::make_unique<Device>(*d->instance, o);  // errors keep their codes (status_of)
   r.devices[idx] = d;
@@ -244,8 +252,33 @@ VKGEMMA_API vkgemma_status vkgemma_device_get_info(uint32_t index, vkgemma_devic
     d.transfer_queue = c.has_transfer_queue();
     d.usable = c.api_version >= VK_API_VERSION_1_2 && c.timeline_semaphore && c.compute_family != UINT32_MAX;
     d.is_default = vkg::choose_device(all) == index;
-    if (const char* v = std::getenv("VKGEMMA_DEVICE"); v && *v) d.is_default = std::to_string(index) == v;
+    if (const auto env = environment().device) d.is_default = *env == index;
     write_struct(info, d);
+  });
+}
+
+namespace {
+/// The default sink: warnings and errors on stderr.
+void log_to_stderr(vkg::LogLevel level, std::string_view text) {
+  if (level < vkg::LogLevel::warn) return;
+  std::fprintf(stderr, "vkgemma: %s%.*s\n", level == vkg::LogLevel::warn ? "warning: " : "",
+               static_cast<int>(text.size()), text.data());
+}
+/// Installed when libvkgemma is loaded, replaced by vkgemma_set_log_callback.
+const bool g_default_log_sink = (vkg::set_log_sink(log_to_stderr), true);
+}  // namespace
+
+VKGEMMA_API vkgemma_status vkgemma_set_log_callback(vkgemma_log_callback callback, void* user_data) {
+  return guarded(__func__, [&] {
+    (void)g_default_log_sink;
+    if (!callback) {
+      vkg::set_log_sink(log_to_stderr);
+      return;
+    }
+    vkg::set_log_sink([callback, user_data](vkg::LogLevel level, std::string_view text) {
+      const std::string s(text);  // NUL-terminated copy
+      callback(static_cast<vkgemma_log_level>(level), s.c_str(), user_data);
+    });
   });
 }
 

@@ -578,6 +578,24 @@ VKGEMMA_API vkgemma_status vkgemma_session_get_stats(const vkgemma_session *sess
  * Diagnostics
  * ------------------------------------------------------------------------------------------- */
 
+/* Severity of a library message (vkgemma_set_log_callback). */
+typedef enum vkgemma_log_level {
+  VKGEMMA_LOG_DEBUG = 0,
+  VKGEMMA_LOG_INFO = 1,
+  VKGEMMA_LOG_WARN = 2,  /* e.g. a pipeline cache file that was ignored */
+  VKGEMMA_LOG_ERROR = 3  /* e.g. a validation-layer message, a buffer overrun caught by VKGEMMA_GUARD */
+} vkgemma_log_level;
+
+/* Receives one message: its level and text (NUL-terminated, one message, no trailing newline; valid
+ * only during the call). May be called from any thread, also the driver's, and concurrently; it
+ * must not call vkgemma functions. */
+typedef void (*vkgemma_log_callback)(vkgemma_log_level level, const char *text, void *user_data);
+
+/* Where the library's messages go, process-wide. The library never writes to stderr by itself
+ * except through the default: until a callback is set (and after callback NULL), warnings and
+ * errors are printed to stderr as "vkgemma: ..." lines. Thread-safe. Returns OK. */
+VKGEMMA_API vkgemma_status vkgemma_set_log_callback(vkgemma_log_callback callback, void *user_data);
+
 /* Messages the Vulkan validation layer reported in this process (only with VKGEMMA_VALIDATION=1;
  * any message is a vkgemma bug). Returns OK; INVALID_ARGUMENT (count NULL). */
 VKGEMMA_API vkgemma_status vkgemma_validation_message_count(uint64_t *count);

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include "context.h"
+#include "environment.h"
 #include "ggml_type.h"
 #include "ops.h"
 #include "quant.h"
@@ -140,8 +141,9 @@ int main(int argc, char** argv) {
     else if (a == "--types" && i + 1 < argc) types_arg = argv[++i];
   }
   setenv("VKGEMMA_VALIDATION", "0", 0);
-  Instance inst;
-  Device dev(inst);
+  const EnvironmentSettings env = read_environment();
+  Instance inst(env.instance);
+  Device dev(inst, env.device_options());
   Ops ops(dev);
   json out;
   out["device"] = dev.caps().name;

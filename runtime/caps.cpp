@@ -140,7 +140,6 @@ DeviceCaps probe_caps(VkPhysicalDevice pd, uint32_t index) {
 #else
   c.soft_half = drv.driverID == VK_DRIVER_ID_MESA_LLVMPIPE;
 #endif
-  if (const char* v = std::getenv("VKGEMMA_SOFT_HALF"); v && *v) c.soft_half = std::strcmp(v, "0") != 0;
 
   VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
   VkPhysicalDeviceMemoryProperties2 mem{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};

@@ -77,7 +77,8 @@ struct DeviceCaps {
   // Driver workarounds (probed from the driver, not features):
   // soft_half: the driver's compiler mishandles unpackHalf2x16, so shaders convert halves with
   // integer ops (shaders/half.glsl, spec constant 100). Mesa lavapipe on hosts without x86's F16C
-  // path (64-bit Arm: LLVM 15 aborts in instruction selection). VKGEMMA_SOFT_HALF=0/1 overrides.
+  // path (64-bit Arm: LLVM 15 aborts in instruction selection). Instance::Options::soft_half
+  // (VKGEMMA_SOFT_HALF=0/1 in the CLI and the C API) overrides.
   bool soft_half = false;
 
   // Device profile in force (profiles.h): "" when none.

@@ -1,4 +1,5 @@
 #include "context.h"
+#include "log.h"
 
 #include <fmt/format.h>
 
@@ -29,11 +30,6 @@ const char* vk_result_name(VkResult r) {
 
 namespace {
 
-bool env_flag(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v && std::strcmp(v, "0") != 0;
-}
-
 VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                      VkDebugUtilsMessageTypeFlagsEXT type,
                                                      const VkDebugUtilsMessengerCallbackDataEXT* data,
@@ -51,7 +47,7 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverity
     log->last = msg;
   }
   log->count++;
-  std::fprintf(stderr, "[vulkan validation] %s\n", msg);
+  log_message(LogLevel::error, std::string("[vulkan validation] ") + msg);
   (void)severity;
   return VK_FALSE;
 }
@@ -83,7 +79,7 @@ Instance::Instance(Options opts) : log_(std::make_unique<ValidationLog>()) {
   if (volkInitialize() != VK_SUCCESS)
     throw VkError("no Vulkan loader found (libvulkan.so.1); install a Vulkan driver, e.g. mesa-vulkan-drivers",
                   VK_ERROR_INITIALIZATION_FAILED);
-  validation_ = opts.validation.value_or(env_flag("VKGEMMA_VALIDATION"));
+  validation_ = opts.validation;
   if (validation_ && !layer_available(kValidationLayer))
     throw VkError("validation requested but VK_LAYER_KHRONOS_validation is not installed "
                   "(Debian: vulkan-validationlayers)", VK_ERROR_LAYER_NOT_PRESENT);
@@ -139,7 +135,10 @@ Instance::Instance(Options opts) : log_(std::make_unique<ValidationLog>()) {
                   VK_ERROR_INCOMPATIBLE_DRIVER);
   }
   physical_.resize(n);
-  for (uint32_t i = 0; i < n; ++i) caps_.push_back(probe_caps(physical_[i], i));
+  for (uint32_t i = 0; i < n; ++i) {
+    caps_.push_back(probe_caps(physical_[i], i));
+    if (opts.soft_half) caps_.back().soft_half = *opts.soft_half;
+  }
 }
 
 Instance::~Instance() {
@@ -147,31 +146,15 @@ Instance::~Instance() {
   if (instance_) vkDestroyInstance(instance_, nullptr);
 }
 
-std::filesystem::path user_cache_dir() {
-  if (const char* v = std::getenv("VKGEMMA_CACHE_DIR"); v && *v) return v;
-  if (const char* v = std::getenv("XDG_CACHE_HOME"); v && *v) return std::filesystem::path(v) / "vkgemma";
-  if (const char* v = std::getenv("HOME"); v && *v) return std::filesystem::path(v) / ".cache" / "vkgemma";
-  return std::filesystem::temp_directory_path() / "vkgemma-cache";
-}
-
 Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
   const auto& all = instance.devices();
   uint32_t index = choose_device(all);
-  if (opts.index) {
-    index = *opts.index;
-  } else if (const char* v = std::getenv("VKGEMMA_DEVICE"); v && *v) {
-    char* end = nullptr;
-    long i = std::strtol(v, &end, 10);
-    if (*end != '\0' || i < 0) throw VkError(ErrorCode::bad_input, fmt::format("VKGEMMA_DEVICE='{}' is not a device index", v));
-    index = static_cast<uint32_t>(i);
-  }
+  if (opts.index) index = *opts.index;
   if (index >= all.size())
     throw VkError(ErrorCode::bad_input, fmt::format("device index {} out of range: {} device(s) found", index, all.size()));
   caps_ = all[index];
   physical_ = instance.physical_device(index);
-  std::string profile = opts.profile.value_or("");
-  if (!opts.profile)
-    if (const char* v = std::getenv("VKGEMMA_DEVICE_PROFILE"); v && *v) profile = v;
+  const std::string profile = opts.profile.value_or("");
   if (!profile.empty()) {
     const DeviceProfile* p = nullptr;
     try {
@@ -250,11 +233,11 @@ Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
 void Device::open_pipeline_cache(const DeviceOptions& opts) {
   VkPhysicalDeviceProperties p{};
   vkGetPhysicalDeviceProperties(physical_, &p);
-  auto dir = opts.cache_dir.value_or(user_cache_dir());
-  cache_path_ = dir / fmt::format("pipelines-{:04x}-{:04x}.bin", p.vendorID, p.deviceID);
+  // Without a directory the cache lives in memory only (nothing read or written).
+  if (opts.cache_dir) cache_path_ = *opts.cache_dir / fmt::format("pipelines-{:04x}-{:04x}.bin", p.vendorID, p.deviceID);
 
   std::vector<char> blob;
-  if (std::ifstream f(cache_path_, std::ios::binary); f) {
+  if (std::ifstream f(cache_path_, std::ios::binary); !cache_path_.empty() && f) {
     blob.assign(std::istreambuf_iterator<char>(f), {});
     // VkPipelineCacheHeaderVersionOne: size, version, vendorID, deviceID, UUID[16].
     bool ok = blob.size() >= 32;
@@ -263,8 +246,8 @@ void Device::open_pipeline_cache(const DeviceOptions& opts) {
     ok = ok && hdr[0] >= 32 && hdr[1] == VK_PIPELINE_CACHE_HEADER_VERSION_ONE && hdr[2] == p.vendorID &&
          hdr[3] == p.deviceID && std::memcmp(blob.data() + 16, p.pipelineCacheUUID, VK_UUID_SIZE) == 0;
     if (!ok) {
-      std::fprintf(stderr, "vkgemma: warning: ignoring pipeline cache %s (corrupt or from another device/driver)\n",
-                   cache_path_.c_str());
+      log_message(LogLevel::warn, fmt::format("ignoring pipeline cache {} (corrupt or from another device/driver)",
+                                              cache_path_.string()));
       blob.clear();
     }
   }
@@ -273,7 +256,7 @@ void Device::open_pipeline_cache(const DeviceOptions& opts) {
   ci.pInitialData = blob.empty() ? nullptr : blob.data();
   VkResult r = vkCreatePipelineCache(device_, &ci, nullptr, &pipeline_cache_);
   if (r != VK_SUCCESS && !blob.empty()) {
-    std::fprintf(stderr, "vkgemma: warning: driver rejected pipeline cache %s; starting empty\n", cache_path_.c_str());
+    log_message(LogLevel::warn, fmt::format("driver rejected pipeline cache {}; starting empty", cache_path_.string()));
     ci.initialDataSize = 0;
     ci.pInitialData = nullptr;
     blob.clear();

@@ -25,14 +25,18 @@ struct ValidationLog {
 
 /// The Vulkan instance. Loads the Vulkan loader at run time through volk.
 ///
-/// Validation: enabled when `validation` is true, or when VKGEMMA_VALIDATION=1 in the
-/// environment; then VK_LAYER_KHRONOS_validation must be installed (VkError otherwise) and every
-/// message it reports is counted in validation_log() and printed to stderr.
+/// Validation: enabled when `validation` is true (the CLI and the C API set it from
+/// VKGEMMA_VALIDATION, host/engine/environment.h); then VK_LAYER_KHRONOS_validation must be
+/// installed (VkError otherwise) and every message it reports is counted in validation_log()
+/// and sent to the log sink (log.h) at LogLevel::error.
 /// Errors: VkError "no Vulkan driver found: ..." when the loader or any driver is missing.
 class Instance {
  public:
   struct Options {
-    std::optional<bool> validation;  // default: VKGEMMA_VALIDATION env
+    bool validation = false;
+    /// Override of DeviceCaps::soft_half (fp16 conversions in software) on every device;
+    /// default: what probe_caps decides for the driver.
+    std::optional<bool> soft_half;
   };
   Instance();
   explicit Instance(Options opts);
@@ -58,10 +62,10 @@ class Instance {
 
 /// Which device to open and how.
 struct DeviceOptions {
-  std::optional<uint32_t> index;                 // default: VKGEMMA_DEVICE env, else choose_device()
-  std::optional<std::filesystem::path> cache_dir;  // pipeline cache dir; default: user_cache_dir()
+  std::optional<uint32_t> index;                 // default: choose_device()
+  std::optional<std::filesystem::path> cache_dir;  // pipeline cache file's directory; default: none (in memory only)
   bool pipeline_cache = true;
-  std::optional<std::string> profile;             // device profile (profiles.h); default: VKGEMMA_DEVICE_PROFILE env
+  std::optional<std::string> profile;             // device profile (profiles.h); default: none
 };
 
 /// What a created pipeline uses, reflected from its SPIR-V after specialization (for tests and
@@ -74,9 +78,6 @@ struct PipelineRecord {
   std::vector<uint32_t> spec;
 };
 
-/// The per-user cache directory: $VKGEMMA_CACHE_DIR, else $XDG_CACHE_HOME/vkgemma, else
-/// ~/.cache/vkgemma. Not created by this call.
-std::filesystem::path user_cache_dir();
 
 /// A logical device with one compute queue and, when the device has a transfer-only queue
 /// family, one transfer queue (else transfers go to the compute queue).

@@ -1,4 +1,5 @@
 #include "memory.h"
+#include "log.h"
 
 #include <fmt/format.h>
 
@@ -413,15 +414,12 @@ namespace {
 // out-of-bounds write lands there instead of in someone else's memory, and is reported.
 constexpr uint64_t kGuardBytes = 4096;
 constexpr uint8_t kGuardByte = 0xA5;
-bool guard_mode() {
-  static const bool on = [] {
-    const char* v = std::getenv("VKGEMMA_GUARD");
-    return v && *v && *v != '0';
-  }();
-  return on;
-}
+std::atomic<bool> g_guard{false};
+bool guard_mode() { return g_guard.load(std::memory_order_relaxed); }
 std::atomic<uint64_t> g_guard_violations{0};
 }  // namespace
+
+void set_buffer_guard(bool on) { g_guard.store(on, std::memory_order_relaxed); }
 
 uint64_t buffer_guard_violations() { return g_guard_violations.load(); }
 uint64_t buffer_guard_bytes() { return guard_mode() ? kGuardBytes : 0; }
@@ -459,8 +457,7 @@ void Buffer::release() {
   if (buffer_) {
     if (!guard_intact()) {
       g_guard_violations++;
-      std::fprintf(stderr, "vkgemma: BUFFER OVERRUN: a kernel wrote past the end of a %llu-byte buffer\n",
-                   static_cast<unsigned long long>(size_));
+      log_message(LogLevel::error, fmt::format("BUFFER OVERRUN: a kernel wrote past the end of a {}-byte buffer", size_));
     }
     vkDestroyBuffer(dev_->handle(), buffer_, nullptr);
     dev_->allocator().free(alloc_);

@@ -242,6 +242,10 @@ class Buffer {
   bool guarded_ = false;
 };
 
+/// Guard mode, process-wide (off by default; the CLI and the C API turn it on for VKGEMMA_GUARD=1,
+/// ctest sets that): every host-visible buffer created afterwards gets a canary after its end,
+/// checked when it is freed (an overrun is counted and logged at LogLevel::error).
+void set_buffer_guard(bool on);
 /// Buffers freed with a damaged guard so far (guard mode only; see Buffer::guard_intact).
 uint64_t buffer_guard_violations();
 /// Extra bytes each buffer allocates for its guard (0 unless guard mode is on).

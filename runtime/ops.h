@@ -1,7 +1,7 @@
 // Compute ops on device buffers: the kernels of the forward pass, recorded into a CommandList.
 // Generic tensor math only (runtime/ knows nothing of Gemma). All activations are float32,
 // row-major: a "[T, N]" buffer holds T rows of N floats. Weights keep their ggml block format
-// and are dequantized inside the kernels. Every op has a scalar twin in host/ref_ops.h that
+// and are dequantized inside the kernels. Every op has a scalar twin in host/reference/ref_ops.h that
 // tests compare against.
 //
 // Parameters that change from step to step (token ids, positions) are read from device
@@ -41,7 +41,7 @@ class Device;
 class Kernel;
 class CommandList;
 
-/// ggml type id of a weight (same numbering as host/ggml_type.h; runtime keeps a plain integer).
+/// ggml type id of a weight (same numbering as host/format/ggml_type.h; runtime keeps a plain integer).
 using WeightTypeId = uint32_t;
 
 /// A weight matrix on the device: n_rows rows of ne0 elements in ggml type `type`, stored in

@@ -56,9 +56,9 @@ cross_aarch64() {
   ctest --test-dir build-aarch64 --output-on-failure -j1 -R '^(test_forward|cli_devices|cli_run_builtin)$'
 }
 
-install_missing build-essential cmake ninja-build pkg-config libvulkan-dev libvulkan-volk-dev glslang-tools glslang-dev \
-  spirv-tools doctest-dev libfmt-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev liblzma-dev xz-utils \
-  mesa-vulkan-drivers vulkan-validationlayers chromium-common libspirv-cross-c-shared-dev
+install_missing build-essential cmake ninja-build pkg-config libvulkan-dev libvulkan-volk-dev glslang-tools \
+  spirv-tools doctest-dev libfmt-dev libcli11-dev nlohmann-json3-dev liblzma-dev xz-utils \
+  mesa-vulkan-drivers vulkan-validationlayers chromium-common libspirv-cross-c-shared-dev libedit-dev tmux
 # tests/chat.cmake renders Google's chat templates with Debian's jinja2 (/usr/bin/python3).
 install_missing python3 python3-jinja2
 # `vkgemma serve` (tools/server): Debian's cpp-httplib; its tests drive it with python3's stdlib and

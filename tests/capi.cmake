@@ -29,3 +29,14 @@ vkg_test(NAME capi_no_driver LABELS capi COMMAND ${CMAKE_COMMAND} -E env
          VK_DRIVER_FILES=${CMAKE_CURRENT_SOURCE_DIR}/data/empty_icd.json
          sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh 1 "VKGEMMA_NO_DEVICE"
          $<TARGET_FILE:vkgemma_simple> ${PROJECT_SOURCE_DIR}/CMakeLists.txt hello)
+
+# vkgemma_set_log_callback: a corrupted pipeline cache's warning reaches the callback, and after
+# callback NULL the default prints it to stderr (one "vkgemma: warning:" line). Its own cache dir.
+add_executable(capi_log_callback ${CMAKE_CURRENT_SOURCE_DIR}/capi/log_callback.c)
+target_link_libraries(capi_log_callback PRIVATE vkgemma_capi)
+set_target_properties(capi_log_callback PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+target_compile_options(capi_log_callback PRIVATE -Wall -Wextra -Werror)
+set(VKG_CAPI_LOG_DIR ${PROJECT_BINARY_DIR}/test-scratch/capi_log)
+vkg_test(NAME capi_log_callback DEVICE FIRST_DRIVER LABELS capi
+         ENVIRONMENT VKGEMMA_VALIDATION=1 VKGEMMA_CACHE_DIR=${VKG_CAPI_LOG_DIR}
+         COMMAND sh -c "mkdir -p '${VKG_CAPI_LOG_DIR}' && '$<TARGET_FILE:capi_log_callback>' '${VKG_CAPI_MODEL}' '${VKG_CAPI_LOG_DIR}' 2>'${VKG_CAPI_LOG_DIR}/stderr'; rc=$?; cat '${VKG_CAPI_LOG_DIR}/stderr'; [ $rc -eq 0 ] || exit $rc; n=$(grep -c '^vkgemma: warning: ignoring pipeline cache' '${VKG_CAPI_LOG_DIR}/stderr'); [ \"$n\" = 1 ] || { echo \"FAIL: $n default warning lines on stderr, expected 1\"; exit 1; }")

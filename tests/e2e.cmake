@@ -42,3 +42,7 @@ vkg_test(NAME cli_bench_batch_zero DEVICE FIRST_DRIVER LABELS e2e ENVIRONMENT ${
 rc=$?
 cat err.txt
 [ $rc -eq 2 ] && grep -q 'batch' err.txt")
+# chat on a terminal (tmux): Ctrl-C stops a reply and keeps the conversation, Ctrl-C at the prompt
+# leaves (issue 15).
+vkg_test(NAME cli_chat_interrupt DEVICE FIRST_DRIVER LABELS e2e ENVIRONMENT ${VKG_E2E_ENV}
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/chat_interrupt.sh $<TARGET_FILE:vkgemma> PROPERTIES TIMEOUT 400)

@@ -10,6 +10,7 @@
 #include "gguf.h"
 #include "gguf_fixture.h"
 #include "gguf_vocab.h"
+#include "vocab_writer.h"
 #include "gguf_writer.h"
 #include "test_util.h"
 #include "tokenizer.h"

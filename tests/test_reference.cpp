@@ -1,4 +1,4 @@
-// CPU reference forward pass (host/reference.h) against the golden logits of ../shared/golden:
+// CPU reference forward pass (host/reference/reference.h) against the golden logits of ../shared/golden:
 // tightly against the float64 reference (logits_ref.f32), loosely against llama.cpp
 // (logits.f32); batch == token by token; the KV-sharing rule matters; context and id errors;
 // the per-layer trace; greedy generation.

@@ -10,6 +10,7 @@
 #include "gemma4_config.h"
 #include "gguf.h"
 #include "gguf_vocab.h"
+#include "vocab_writer.h"
 #include "hf_tokenizer.h"
 #include "quant.h"
 #include "synth.h"

@@ -1,4 +1,4 @@
-// Synthetic weights are sane: the CPU reference forward pass (host/reference.h) is
+// Synthetic weights are sane: the CPU reference forward pass (host/reference/reference.h) is
 // first checked against the golden logits of an independent implementation, then run over
 // synthetic models: activations stay finite and bounded at every layer and the logits have a std
 // near logit_std (4) with varied argmaxes, for F32 and Q4_K_M weights and for a deep model.

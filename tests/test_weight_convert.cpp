@@ -1,5 +1,5 @@
 // Weight types the host reads but no GPU kernel does (MXFP4) are re-encoded at load
-// (host/weight_convert.h): the type map, the re-encoding itself, and a model whose matrices and
+// (host/engine/weight_convert.h): the type map, the re-encoding itself, and a model whose matrices and
 // PLE table are MXFP4 through Model::load (resident and streamed), against the CPU reference.
 #include <fmt/format.h>
 

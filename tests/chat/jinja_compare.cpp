@@ -1,4 +1,4 @@
-// chat_jinja: the C++ chat formatter (host/chat.cpp) against jinja2 renderings of Google's two
+// chat_jinja: the C++ chat formatter (host/text/chat.cpp) against jinja2 renderings of Google's two
 // Gemma 4 templates (../shared/reference/gemma-4-E2B-chat-template.jinja and
 // gemma-4-31B-chat-template.jinja), for every conversation of tests/data/chat_conversations.json
 // and every combination of add_generation_prompt / enable_thinking it lists.

@@ -10,6 +10,7 @@
 #include <vector>
 #include "gguf.h"
 #include "gguf_vocab.h"
+#include "vocab_writer.h"
 #include "gguf_writer.h"
 
 namespace vkg::test {

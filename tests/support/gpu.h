@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "context.h"
+#include "environment.h"
 #include "memory.h"
 #include "stream.h"
 
@@ -20,8 +21,9 @@ struct Gpu {
 inline Gpu& gpu() {
   static Gpu g = [] {
     Gpu x;
-    x.instance = std::make_unique<Instance>();
-    x.device = std::make_unique<Device>(*x.instance);
+    const EnvironmentSettings env = read_environment();  // VKGEMMA_VALIDATION, VKGEMMA_GUARD, ... as ctest sets them
+    x.instance = std::make_unique<Instance>(env.instance);
+    x.device = std::make_unique<Device>(*x.instance, env.device_options());
     return x;
   }();
   return g;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "log.h"
 #include "test_util.h"
 
 namespace vkg::test {
@@ -65,6 +66,10 @@ void skip(const std::string& reason) {
 }  // namespace vkg::test
 
 int main(int argc, char** argv) {
+  // The library's messages (validation layer, buffer overruns, warnings) on stderr.
+  vkg::set_log_sink([](vkg::LogLevel level, std::string_view text) {
+    std::fprintf(stderr, "vkgemma: %s: %.*s\n", vkg::log_level_name(level), static_cast<int>(text.size()), text.data());
+  });
   doctest::Context ctx(argc, argv);
   const int rc = ctx.run();
   if (ctx.shouldExit() || rc != 0) return rc;

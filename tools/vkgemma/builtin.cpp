@@ -3,6 +3,8 @@
 // works with no download. Its output is noise; it demonstrates the pipeline and its statistics.
 #include <fmt/format.h>
 
+#include "environment.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>

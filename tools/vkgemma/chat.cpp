@@ -4,10 +4,15 @@
 // calls, and the reasoning only of turns that made tool calls.
 // Commands: /reset, /tool TEXT (answer the next pending tool call), /assistant TEXT (a model turn
 // written by you, parsed like a generated one), /help, /exit (or end of input).
+// On a terminal: line editing and history (Debian's libedit, when the build found it); Ctrl-C
+// during a reply stops it (the part shown stays in the conversation) and returns to the prompt;
+// Ctrl-C at the prompt or Ctrl-D (end of input) leaves. After each reply a speed line on stderr.
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -17,8 +22,60 @@
 #include "common.h"
 #include "reply.h"
 
+#ifdef VKG_HAVE_LIBEDIT
+#include <editline/readline.h>
+#endif
+
 namespace vkg::cli {
 namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;  // SIGINT seen since the last reset
+extern "C" void on_sigint(int) { g_interrupted = 1; }
+
+/// SIGINT sets g_interrupted instead of ending the process, while this object lives. No
+/// SA_RESTART: a read blocked at the prompt returns (EINTR) so Ctrl-C there ends the chat.
+class SigintGuard {
+ public:
+  SigintGuard() {
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGINT, &sa, &old_);
+  }
+  ~SigintGuard() { sigaction(SIGINT, &old_, nullptr); }
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+
+ private:
+  struct sigaction old_ {};
+};
+
+/// One line of input: libedit's readline (editing, history) on a terminal when available, else
+/// std::getline. nullopt at end of input or when Ctrl-C interrupted the read.
+class LineReader {
+ public:
+  LineReader() : tty_(isatty(fileno(stdin)) != 0) {}
+  std::optional<std::string> read(const char* prompt) {
+#ifdef VKG_HAVE_LIBEDIT
+    if (tty_) {
+      char* raw = readline(prompt);
+      if (!raw) return std::nullopt;
+      std::string line(raw);
+      std::free(raw);
+      if (!line.empty()) add_history(line.c_str());
+      return line;
+    }
+#endif
+    if (tty_) std::fputs(prompt, stdout), std::fflush(stdout);
+    std::string line;
+    if (!std::getline(std::cin, line)) return std::nullopt;
+    return line;
+  }
+
+ private:
+  bool tty_;
+};
 
 using nlohmann::json;
 
@@ -92,11 +149,16 @@ class ChatLoop {
   }
 
   void run() {
-    const bool tty = isatty(fileno(stdin)) != 0;
-    std::string line;
+    SigintGuard sigint;
+    LineReader reader;
     for (;;) {
-      if (tty) std::fputs("> ", stdout), std::fflush(stdout);
-      if (!std::getline(std::cin, line)) break;
+      g_interrupted = 0;
+      const std::optional<std::string> got = reader.read("> ");
+      if (!got) {
+        if (g_interrupted) std::fputs("\n", stdout);  // Ctrl-C at the prompt: leave on a fresh line
+        break;
+      }
+      const std::string& line = *got;
       if (line == "/exit" || line == "/quit") break;
       if (line == "/help") {
         std::fputs(kHelp, stdout);
@@ -162,15 +224,30 @@ class ChatLoop {
     }
     const Tokenizer& tok = l_.model->tokenizer();
     ReplyPrinter printer(tok, a_.show_reasoning, true, true, a_.sample.stop);
-    auto r = s_.generate(todo, a_.sample.gen(*l_.model),
-                         [&](int32_t id, std::string_view piece) { return printer.on_token(id, piece); });
+    const SessionStats before = s_.stats();
+    g_interrupted = 0;
+    auto r = s_.generate(todo, a_.sample.gen(*l_.model), [&](int32_t id, std::string_view piece) {
+      return printer.on_token(id, piece) && !g_interrupted;
+    });
+    const bool interrupted = r.stop == StopReason::Cancelled && !printer.stopped();
+    g_interrupted = 0;
     const ParsedReply reply = printer.finish();
     std::fputs("\n", stdout);
     std::fflush(stdout);
-    if (!a_.model.quiet)
-      std::fprintf(stderr, "[stop: %s]\n", printer.stopped() ? "stop_string" : stop_description(tok, r).c_str());
+    if (!a_.model.quiet) {
+      const std::string why = interrupted ? "interrupted" : printer.stopped() ? "stop_string" : stop_description(tok, r);
+      std::fprintf(stderr, "[stop: %s | %s]\n", why.c_str(), turn_speed(before, s_.stats()).c_str());
+    }
     add_reply(reply);
     return true;
+  }
+
+  /// "prompt N tok, X tok/s | reply M tok, Y tok/s" for one turn (the difference of two snapshots).
+  static std::string turn_speed(const SessionStats& a, const SessionStats& b) {
+    const auto rate = [](uint64_t n, double ms) { return ms > 0 ? n * 1000.0 / ms : 0.0; };
+    const uint64_t np = b.prompt_tokens - a.prompt_tokens, ng = b.generated_tokens - a.generated_tokens;
+    return fmt::format("prompt {} tok, {:.1f} tok/s | reply {} tok, {:.1f} tok/s", np, rate(np, b.prefill_ms - a.prefill_ms),
+                       ng, rate(ng, b.decode_ms - a.decode_ms));
   }
 
   void add_reply(const ParsedReply& reply) {

@@ -1,4 +1,5 @@
 #include "common.h"
+#include "environment.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -46,18 +47,6 @@ void check_model_file(const std::filesystem::path& path) {
   if (!regular) throw Error(ErrorCode::bad_model, fmt::format("{}: not a regular file", path.string()));
 }
 }  // namespace
-
-int requested_device(const ModelArgs& a) {
-  if (a.device >= 0) return a.device;
-  const char* v = std::getenv("VKGEMMA_DEVICE");
-  if (!v || !*v) return -1;
-  char* end = nullptr;
-  errno = 0;
-  const long i = std::strtol(v, &end, 10);
-  if (*end != '\0' || i < 0 || i > INT_MAX || errno)
-    throw Error(ErrorCode::bad_input, fmt::format("VKGEMMA_DEVICE='{}' is not a device index (see vkgemma devices)", v));
-  return static_cast<int>(i);
-}
 
 void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx) {
   cmd->add_option("-m,--model", a.model, "GGUF model file (default: the built-in tiny random-weight model)");
@@ -113,22 +102,20 @@ class ProgressBar {
 
 Loaded load(const ModelArgs& a) {
   // Everything the user gave is checked before a device opens (seconds on some drivers).
-  const int device = requested_device(a);
-  std::string profile = a.profile;
-  if (const char* v = std::getenv("VKGEMMA_DEVICE_PROFILE"); profile.empty() && v && *v) {
-    profile = v;
+  const EnvironmentSettings env = read_environment();  // bad VKGEMMA_* values: bad_input, exit 2
+  DeviceOptions dopt = env.device_options();
+  if (a.device >= 0) dopt.index = static_cast<uint32_t>(a.device);
+  if (!a.profile.empty()) dopt.profile = a.profile;
+  if (dopt.profile) {
     try {
-      device_profile(profile);
+      device_profile(*dopt.profile);
     } catch (const std::invalid_argument& e) {
-      throw Error(ErrorCode::bad_input, fmt::format("VKGEMMA_DEVICE_PROFILE: {}", e.what()));
+      throw Error(ErrorCode::bad_input, a.profile.empty() ? fmt::format("VKGEMMA_DEVICE_PROFILE: {}", e.what()) : e.what());
     }
   }
   if (!a.model.empty()) check_model_file(a.model);
   Loaded l;
-  l.instance = std::make_unique<Instance>();
-  DeviceOptions dopt;
-  if (device >= 0) dopt.index = static_cast<uint32_t>(device);
-  if (!profile.empty()) dopt.profile = profile;
+  l.instance = std::make_unique<Instance>(env.instance);
   dopt.pipeline_cache = a.pipeline_cache;
   l.device = std::make_unique<Device>(*l.instance, dopt);
   if (a.gpu_mem) l.device->allocator().set_budget(a.gpu_mem);
@@ -167,6 +154,7 @@ GenerateOptions SampleArgs::gen() const {
   g.sampler.repeat_penalty = repeat_penalty;
   g.sampler.seed = seed_value();
   g.sampler.greedy = greedy || temp <= 0;
+  g.ignore_eos = ignore_eos;
   return g;
 }
 
@@ -203,6 +191,8 @@ void add_sample_args(CLI::App* cmd, SampleArgs& a) {
                                     "and --verbose)")
       ->check(CLI::Range(int64_t{-1}, INT64_MAX));
   cmd->add_flag("--greedy", a.greedy, "Always take the most likely token");
+  cmd->add_flag("--ignore-eos", a.ignore_eos,
+                "Never stop at an end-of-generation token (their probability is set to 0): run to -n or the context's end");
   cmd->add_option("--stop", a.stop, "End the answer where it first contains STRING (not shown; repeatable)")
       ->allow_extra_args(false)
       ->default_str("")

@@ -48,10 +48,6 @@ struct Loaded {
 /// the file (bad_model).
 Loaded load(const ModelArgs& a);
 
-/// The device index a command asks for: --device, else VKGEMMA_DEVICE (a non-negative integer,
-/// else bad_input naming the variable), else -1 (automatic choice).
-int requested_device(const ModelArgs& a);
-
 /// Path of the built-in tiny model, generated into the user cache dir on first use.
 std::filesystem::path builtin_model_path(bool quiet);
 /// Path of a synthetic model (preset tiny/e2b/e4b, weight type e.g. q4_k_m), generated into the
@@ -73,6 +69,7 @@ struct SampleArgs {
   int64_t seed = -1;        // -1: random per run (seed_value())
   std::vector<std::string> stop;  // --stop: end the answer at the first of these strings (not shown)
   bool greedy = false;
+  bool ignore_eos = false;  // --ignore-eos: generate past end-of-generation tokens
   mutable std::optional<uint64_t> drawn_seed;
   CLI::Option *temp_opt = nullptr, *top_k_opt = nullptr, *top_p_opt = nullptr;  // set by add_sample_args
 };

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "environment.h"
 #include "context.h"
 #include "ops.h"
 #include "profiles.h"
@@ -83,7 +84,7 @@ void add_devices(CLI::App& app) {
                                           "(pi5-v3d, mali-valhall, adreno-7xx, desktop, minimal)")
       ->check(profile_name_validator());
   cmd->callback([json, profile] {
-    Instance instance;
+    Instance instance(read_environment().instance);
     auto devs = instance.devices();
     if (!profile->empty()) {
       const auto& p = device_profile(*profile);

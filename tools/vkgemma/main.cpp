@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "error.h"
+#include "log.h"
 
 #ifndef VKGEMMA_VERSION_STRING
 #error "VKGEMMA_VERSION_STRING must be defined by the build"
@@ -73,6 +74,13 @@ void flush_stdout() {
 int main(int argc, char** argv) {
   // A closed pipe makes writes fail with EPIPE (reported as "write failed") instead of killing us.
   std::signal(SIGPIPE, SIG_IGN);
+  // The library's messages (validation layer, warnings) on stderr, one line each.
+  vkg::set_log_sink([](vkg::LogLevel level, std::string_view text) {
+    if (level == vkg::LogLevel::warn)
+      std::fprintf(stderr, "vkgemma: warning: %.*s\n", static_cast<int>(text.size()), text.data());
+    else
+      std::fprintf(stderr, "vkgemma: %.*s\n", static_cast<int>(text.size()), text.data());
+  });
   CLI::App app{"vkgemma — run Gemma 4 E2B/E4B GGUF models on any Vulkan device"};
   app.footer(
       "Exit codes: 0 success, 1 runtime error (bad model file, out of memory, ...), 2 bad command line,\n"

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <limits>
 #include <stdexcept>
 
 namespace vkg {
@@ -70,7 +71,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   const auto& tok = model_.tokenizer();
   Sampler sampler(opts.sampler);
   for (int32_t id : prompt) sampler.accept(id);
-  const uint32_t k = opts.device_select ? device_candidates(opts.sampler) : 0;
+  const uint32_t k = opts.device_select && !opts.ignore_eos ? device_candidates(opts.sampler) : 0;
   std::vector<int32_t> cand_ids;
   std::vector<float> cand_vals;
   std::vector<Candidate> cands;
@@ -85,6 +86,9 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
     for (uint32_t i = 0; i < k; ++i) cands[i] = {cand_ids[i], k == 1 ? 0.0f : cand_vals[i]};
   };
   auto draw = [&]() -> int32_t {
+    if (opts.ignore_eos)
+      for (int32_t e : tok.vocab().eog_ids)
+        if (e >= 0 && static_cast<size_t>(e) < logits_.size()) logits_[e] = -std::numeric_limits<float>::infinity();
     if (k == 0) return sampler.sample(logits_);
     if (k == 1) return cands[0].id;  // greedy: the device's argmax
     return sampler.sample(cands);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "gguf_vocab.h"
+#include "vocab_writer.h"
 #include "quant.h"
 #include "synth_rng.h"
 

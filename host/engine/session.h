@@ -30,6 +30,10 @@ struct GenerateOptions {
   /// allows it (no penalties, top_k in 1..256): 1 MB less readback per token at E2B size. The
   /// tokens are the same as with full logits; false forces the full-logits path.
   bool device_select = true;
+  /// Never stop at an end-of-generation token: their logits are set to -inf before sampling
+  /// (llama.cpp's --ignore-eos), so generation runs to n_predict, the context's end or a
+  /// cancel. Uses the full-logits path.
+  bool ignore_eos = false;
 };
 
 enum class StopReason { EndOfGeneration, MaxTokens, ContextFull, Cancelled };

@@ -1,4 +1,4 @@
-// Vocab (host/vocab.h) <-> a GGUF's tokenizer.ggml.* metadata.
+// Vocab (text/vocab.h) from a GGUF's tokenizer.ggml.* metadata (the writer is devtools/vocab_writer.h).
 //
 // Keys read: tokenizer.ggml.model (string, required; Ollama's "llama" with .pre "gemma4" is read
 // as "gemma4"), .pre (string, optional), .tokens (string array, required, non-empty),
@@ -14,7 +14,6 @@
 // Malformed metadata throws GgufError naming the key and the defect.
 #pragma once
 #include "gguf.h"
-#include "gguf_writer.h"
 #include "vocab.h"
 
 namespace vkg {
@@ -24,12 +23,6 @@ bool gguf_has_vocab(const GgufFile& f);
 
 /// Read and validate the vocabulary. Throws GgufError on malformed metadata.
 Vocab read_vocab(const GgufFile& f);
-
-/// Declare v's keys on w (before w.begin()). Ids < 0 are omitted; eog_ids[0] is written as
-/// tokenizer.ggml.eot_token_id and the whole list as tokenizer.ggml.eog_token_ids;
-/// add_bos_token is file_add_bos when set, else add_bos.
-/// Throws GgufError if v is inconsistent (lengths, ids out of range).
-void write_vocab(GgufWriter& w, const Vocab& v);
 
 /// Check v the way read_vocab checks a file (lengths, id ranges, merges of BPE models).
 void validate_vocab(const Vocab& v, const std::string& source = "vocab");

@@ -1,28 +1,12 @@
 #include "gguf_vocab.h"
+#include "gguf_vocab_keys.h"
 
 #include <algorithm>
 #include <fmt/format.h>
 
 namespace vkg {
 namespace {
-constexpr std::string_view kModel = "tokenizer.ggml.model";
-constexpr std::string_view kPre = "tokenizer.ggml.pre";
-constexpr std::string_view kTokens = "tokenizer.ggml.tokens";
-constexpr std::string_view kScores = "tokenizer.ggml.scores";
-constexpr std::string_view kTypes = "tokenizer.ggml.token_type";
-constexpr std::string_view kMerges = "tokenizer.ggml.merges";
-constexpr std::string_view kBos = "tokenizer.ggml.bos_token_id";
-constexpr std::string_view kEos = "tokenizer.ggml.eos_token_id";
-constexpr std::string_view kPad = "tokenizer.ggml.padding_token_id";
-constexpr std::string_view kUnk = "tokenizer.ggml.unknown_token_id";
-constexpr std::string_view kEot = "tokenizer.ggml.eot_token_id";
-constexpr std::string_view kEom = "tokenizer.ggml.eom_token_id";
-constexpr std::string_view kEogList = "tokenizer.ggml.eog_token_ids";  // vkgemma extension
-constexpr std::string_view kEosList = "tokenizer.ggml.eos_token_ids";  // Ollama
-constexpr std::string_view kAddBos = "tokenizer.ggml.add_bos_token";
-constexpr std::string_view kAddEos = "tokenizer.ggml.add_eos_token";
-constexpr std::string_view kTemplate = "tokenizer.chat_template";
-
+using namespace gguf_vocab_keys;
 constexpr int64_t kMaxTokenType = static_cast<int64_t>(TokenType::Byte);
 
 bool is_bpe(std::string_view model) { return model == "gemma4" || model == "gpt2"; }
@@ -131,32 +115,6 @@ Vocab read_vocab(const GgufFile& f) {
   validate_vocab(v, src);
   v.eog_ids = end_of_generation_set(v);  // keys + eos + Gemma 4's end-of-generation token texts
   return v;
-}
-
-void write_vocab(GgufWriter& w, const Vocab& v) {
-  validate_vocab(v, "write_vocab");
-  w.add_string(kModel, v.model);
-  if (!v.pre.empty()) w.add_string(kPre, v.pre);
-  w.add_string_array(kTokens, v.tokens);
-  if (!v.scores.empty()) w.add_array<float>(kScores, v.scores);
-  std::vector<int32_t> types(v.types.size());
-  std::transform(v.types.begin(), v.types.end(), types.begin(), [](TokenType t) { return static_cast<int32_t>(t); });
-  w.add_array<int32_t>(kTypes, types);
-  if (!v.merges.empty()) w.add_string_array(kMerges, v.merges);
-  if (v.bos_id >= 0) w.add_u32(kBos, static_cast<uint32_t>(v.bos_id));
-  if (v.eos_id >= 0) w.add_u32(kEos, static_cast<uint32_t>(v.eos_id));
-  if (v.unk_id >= 0) w.add_u32(kUnk, static_cast<uint32_t>(v.unk_id));
-  if (v.pad_id >= 0) w.add_u32(kPad, static_cast<uint32_t>(v.pad_id));
-  if (!v.eog_ids.empty()) {
-    w.add_u32(kEot, static_cast<uint32_t>(v.eog_ids[0]));
-    if (v.eog_ids.size() > 1) {
-      std::vector<uint32_t> ids(v.eog_ids.begin(), v.eog_ids.end());
-      w.add_array<uint32_t>(kEogList, ids);
-    }
-  }
-  w.add_bool(kAddBos, v.file_add_bos.value_or(v.add_bos));
-  w.add_bool(kAddEos, v.add_eos);
-  if (!v.chat_template.empty()) w.add_string(kTemplate, v.chat_template);
 }
 
 }  // namespace vkg
