@@ -30,3 +30,5 @@ if(VKG_NODE)
            COMMAND ${VKG_SERVER_PYTHON} ${_srv_script} node $<TARGET_FILE:vkgemma> ${VKG_NODE}
                    ${CMAKE_CURRENT_SOURCE_DIR}/server/openai_client.cjs ${PROJECT_BINARY_DIR}/npm)
 endif()
+# An address that cannot be bound is a usage error (exit 2), found before any device opens.
+vkg_cli_error(NAME cli_serve_bad_host EXIT 2 PASS "cannot listen on 256.0.0.1:0" ARGS serve --host 256.0.0.1 --port 0)
