@@ -1,5 +1,7 @@
 # `vkgemma serve` (tools/server; registered from tests/CMakeLists.txt when cpp-httplib was found).
 #  * test_server_api: request validation, stop strings, reply assembly, response shapes (no device).
+#  * test_server_engine: the engine's tokens == Session::generate's (interleaved slots, prefix
+#    reuse), cancel, full queue, stop (tiny synthetic model).
 #  * server_http: the server on the built-in model driven over HTTP by python3's standard library
 #    (tests/server/server_test.py basic): health, models, chat and completions streamed and not
 #    (same text for the same seed), tool call round trips, stop strings, error objects, bad API
@@ -16,6 +18,11 @@ endif()
 add_executable(test_server_api ${CMAKE_CURRENT_SOURCE_DIR}/server/test_server_api.cpp)
 target_link_libraries(test_server_api PRIVATE vkg_test_main vkg_server)
 vkg_test(NAME test_server_api COMMAND test_server_api LABELS server PROPERTIES TIMEOUT 60)
+# The engine (slots, queue, cancel) against Session::generate on a tiny synthetic model.
+add_executable(test_server_engine ${CMAKE_CURRENT_SOURCE_DIR}/server/test_server_engine.cpp)
+target_link_libraries(test_server_engine PRIVATE vkg_test_main vkg_server)
+vkg_test(NAME test_server_engine DEVICE FIRST_DRIVER COMMAND test_server_engine LABELS server
+         ENVIRONMENT ${VKG_TEST_ENV} PROPERTIES TIMEOUT 300)
 
 find_program(VKG_SERVER_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
 set(_srv_env VKGEMMA_VALIDATION=1 VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache)

@@ -467,7 +467,7 @@ def main():
     srv = None
     try:
         if mode == "basic":
-            srv = Server(vkgemma, "--parallel", "2", "-c", "512", "--max-body", "65536")
+            srv = Server(vkgemma, "--parallel", "2", "-c", "512", "-b", "64", "--max-body", "65536")
             test_basic(srv)
         elif mode == "load":
             test_load(vkgemma)

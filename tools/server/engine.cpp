@@ -212,14 +212,16 @@ void Engine::end(Slot& s, JobEvent e) {
   }
   e.kind = JobEvent::End;
   e.cached_tokens = s.cached;
+  {
+    std::lock_guard lk(mu_);  // counted before the consumer can see the end
+    m_.jobs_done += 1;
+    m_.cached_tokens += s.cached;
+  }
   s.job->channel->push(std::move(e));
   s.job.reset();
   s.sampler.reset();
   s.detok.reset();
   s.todo.clear();
-  std::lock_guard lk(mu_);
-  m_.jobs_done += 1;
-  m_.cached_tokens += s.cached;
 }
 
 } // namespace vkg::server
