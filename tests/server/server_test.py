@@ -179,6 +179,9 @@ def test_basic(srv):
     srv.healthy()
     st, _, j = srv.json("GET", "/v1/models")
     check(st == 200 and j["object"] == "list" and j["data"][0]["id"] == "vkgemma-builtin", f"models {j}")
+    st, _, j = srv.json("GET", "/v1/models/vkgemma-builtin")
+    check(st == 200 and j["id"] == "vkgemma-builtin" and j["object"] == "model", f"model {j}")
+    check_error(*srv.json("GET", "/v1/models/other")[::2], 404, "model")
     # Authentication: missing or wrong key -> 401 on /v1/*; /health stays open.
     check_error(*srv.json("GET", "/v1/models", auth=False)[::2], 401)
     check_error(*srv.json("POST", "/v1/chat/completions", chat_body("hi"), auth=False,

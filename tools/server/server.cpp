@@ -161,6 +161,11 @@ struct Server::Impl {
     http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(models_json(opt.model_name, created).dump(), "application/json");
     });
+    http.Get(R"(/v1/models/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      const std::string id = req.matches[1];
+      if (id != opt.model_name) return send_error(res, ApiError(404, fmt::format("no model '{}'", id), "model", "model_not_found"));
+      res.set_content(models_json(opt.model_name, created)["data"][0].dump(), "application/json");
+    });
     http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
       guarded(res, [&] { generate(req, res, Run::Kind::Chat); });
     });

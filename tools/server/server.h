@@ -7,7 +7,7 @@
 //   srv.attach(model);              // /health: 503 until here, then 200
 //   ... srv.stop(); t.join();
 //
-// Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,
+// Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models[/ID], GET /health,
 // GET /metrics (Prometheus text). Errors are OpenAI error objects with status 400 (bad request),
 // 401 (--api-key mismatch; /health and /metrics stay open), 404 (no such route), 413 (body over
 // --max-body), 503 (queue full, with Retry-After; or model still loading), 500 (device error).
