@@ -145,6 +145,7 @@ struct Server::Impl {
       std::fprintf(stderr, "vkgemma: %s %s %s %d prompt=%llu completion=%llu %.0f ms\n", req.remote_addr.c_str(),
                    req.method.c_str(), req.path.c_str(), res.status, static_cast<unsigned long long>(t_log.prompt),
                    static_cast<unsigned long long>(t_log.completion), ms);
+      t_log = {Clock::now(), 0, 0};  // a request refused before routing (413) starts from here
       std::lock_guard lk(stats_mu);
       ++requests[{endpoint_label(req.path), res.status}];
     });
