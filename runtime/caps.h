@@ -73,6 +73,7 @@ struct DeviceCaps {
   uint32_t compute_family = UINT32_MAX;
   uint32_t transfer_family = UINT32_MAX;      // a transfer-only family, or UINT32_MAX if none
   bool memory_budget_ext = false;
+  bool pipeline_executable_properties = false;  // VK_KHR_pipeline_executable_properties (driver statistics)
 
   // Driver workarounds (probed from the driver, not features):
   // soft_half: the driver's compiler mishandles unpackHalf2x16, so shaders convert halves with

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "kernel.h"
 #include "memory.h"
 #include "profiles.h"
 
@@ -215,6 +216,15 @@ Device::Device(Instance& instance, DeviceOptions opts) : instance_(instance) {
   std::vector<const char*> exts;
   if (caps_.memory_budget_ext) exts.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
   if (caps_.subgroup_size_control) exts.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pep{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+  if (opts.pipeline_statistics && caps_.pipeline_executable_properties) {
+    pep.pipelineExecutableInfo = VK_TRUE;
+    pep.pNext = e12.pNext;
+    e12.pNext = &pep;
+    exts.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    pipeline_statistics_ = true;
+  }
 
   VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &want};
   dci.queueCreateInfoCount = n_q;
@@ -285,9 +295,37 @@ void Device::save_pipeline_cache() {
   std::filesystem::rename(tmp, cache_path_, ec);
 }
 
+namespace {
+/// The capability fields Kernel's creation checks (and specializes on): part of the cache key.
+std::string caps_key(const DeviceCaps& c) {
+  return fmt::format("{}:{}:{}:{}:{}:{}:{}:{}.{}.{}:{}:{}:{}:{}:{}:{}:{}", c.soft_half, c.subgroup_ops, c.fp16_arith,
+                     c.int8_arith, c.int64, c.storage16, c.storage8, c.max_workgroup_size[0], c.max_workgroup_size[1],
+                     c.max_workgroup_size[2], c.max_workgroup_invocations, c.max_shared_memory, c.max_push_constants,
+                     c.max_storage_buffers_per_stage, c.max_texel_buffers_per_stage, c.subgroup_size_control,
+                     c.min_subgroup_size * 1000 + c.max_subgroup_size);
+}
+} // namespace
+
+const Kernel& Device::kernel(const KernelDesc& desc) {
+  const std::string key = desc.key() + "|" + caps_key(caps_);
+  std::lock_guard lock(kernels_mutex_);
+  auto it = kernels_.find(key);
+  if (it != kernels_.end()) return *it->second;
+  auto k = std::make_unique<Kernel>(*this, desc);
+  return *kernels_.emplace(key, std::move(k)).first->second;
+}
+
+size_t Device::kernel_count() const {
+  std::lock_guard lock(kernels_mutex_);
+  return kernels_.size();
+}
+
 Device::~Device() {
   if (device_) {
-    vkDeviceWaitIdle(device_);
+    // The RADV null device (RADV_FORCE_FAMILY without the GPU: compiles, executes nothing, has no
+    // memory types) crashes in vkDeviceWaitIdle; nothing can have been submitted there.
+    if (!caps_.memory_types.empty()) vkDeviceWaitIdle(device_);
+    kernels_.clear();
     save_pipeline_cache();
     allocator_.reset();
     if (pipeline_cache_) vkDestroyPipelineCache(device_, pipeline_cache_, nullptr);

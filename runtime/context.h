@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +16,8 @@
 namespace vkg {
 
 class Allocator;
+class Kernel;
+struct KernelDesc;
 
 /// Counts validation-layer messages; any message is a failure in tests.
 struct ValidationLog {
@@ -66,6 +69,9 @@ struct DeviceOptions {
   std::optional<std::filesystem::path> cache_dir;  // pipeline cache file's directory; default: none (in memory only)
   bool pipeline_cache = true;
   std::optional<std::string> profile;             // device profile (profiles.h); default: none
+  // Enable VK_KHR_pipeline_executable_properties where the device has it, so pipelines created
+  // with KernelDesc::capture_statistics report the driver's statistics (pipeline_set.h).
+  bool pipeline_statistics = false;
 };
 
 /// What a created pipeline uses, reflected from its SPIR-V after specialization (for tests and
@@ -114,6 +120,18 @@ class Device {
     pipeline_log_.push_back(std::move(r));
   }
 
+  /// The pipeline for desc, created on first use and then shared by every Ops on this device
+  /// (every session of every model): one compile per pipeline and device. Keyed by
+  /// desc.key() and the capability limits the creation checks (a lowered record, as tests force,
+  /// gets its own checked pipelines). Thread-safe; the reference lives as long as the device.
+  /// Errors: those of Kernel's constructor (nothing is cached then).
+  const Kernel& kernel(const KernelDesc& desc);
+  /// Pipelines kernel() has created so far.
+  size_t kernel_count() const;
+  /// Whether VK_KHR_pipeline_executable_properties is enabled (DeviceOptions::pipeline_statistics
+  /// on a device that has it).
+  bool pipeline_statistics() const { return pipeline_statistics_; }
+
   VkPipelineCache pipeline_cache() const { return pipeline_cache_; }
   /// Path of the on-disk pipeline cache ("" when disabled).
   const std::filesystem::path& pipeline_cache_path() const { return cache_path_; }
@@ -138,6 +156,9 @@ class Device {
   std::unique_ptr<Allocator> allocator_;
   mutable std::mutex log_mutex_;
   std::vector<PipelineRecord> pipeline_log_;
+  bool pipeline_statistics_ = false;
+  mutable std::mutex kernels_mutex_;
+  std::map<std::string, std::unique_ptr<Kernel>> kernels_;
 };
 
 } // namespace vkg

@@ -61,6 +61,13 @@ std::string pipeline_limit_violation(const SpirvInfo& info, const DeviceCaps& ca
   return {};
 }
 
+std::string KernelDesc::key() const {
+  std::string k = shader;
+  for (uint32_t s : spec) k += fmt::format(":{}", s);
+  k += fmt::format("/{}/{}/{}/{}/{}", n_buffers, push_bytes, texel_bindings, required_subgroup_size, r32_bindings);
+  return k;
+}
+
 Kernel::Kernel(Device& dev, KernelDesc desc) : dev_(dev), desc_(std::move(desc)) {
   const shaders::EmbeddedShader* found = nullptr;
   for (const auto& s : shaders::all())
@@ -145,6 +152,7 @@ void Kernel::create(const shaders::EmbeddedShader& shader) {
     cpci.stage.pNext = &rss;
     cpci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
   }
+  if (desc_.capture_statistics) cpci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   cpci.layout = layout_;
   VkResult r = vkCreateComputePipelines(dev.handle(), dev.pipeline_cache(), 1, &cpci, nullptr, &pipeline_);
   if (r != VK_SUCCESS) {

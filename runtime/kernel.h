@@ -32,6 +32,12 @@ struct KernelDesc {
                                         // (needs DeviceCaps::subgroup_size_control, else VkError)
   uint32_t texel_bindings = 0;          // bit i: binding i is a uniform texel buffer (RGBA32UI)
   uint32_t r32_bindings = 0;            // subset of texel_bindings viewed as R32_UINT (4-byte texels)
+  // Not part of the pipeline's identity (key()):
+  std::string variant;                  // how the op runs ("row per invocation", ...): for listings
+  bool capture_statistics = false;      // VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR (pipeline_set.h)
+
+  /// Identity of the pipeline: shader, interface and specialization ("matvec_q4_k_g:64:64:1/3/0/0/0").
+  std::string key() const;
 };
 
 /// A compute pipeline with its layouts. Created through the device's pipeline cache.

@@ -10,7 +10,9 @@
 
 #include "context.h"
 #include "kernel.h"
+#include "kernel_desc.h"
 #include "ops_internal.h"
+#include "ops_push.h"
 #include "stream.h"
 
 namespace vkg {
@@ -91,37 +93,12 @@ std::vector<WeightTypeId> Ops::supported_types() {
   return ids;
 }
 
-const Kernel& Ops::kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
-                          const std::vector<uint32_t>& spec, uint32_t texel_bindings,
-                          uint32_t required_subgroup_size, uint32_t r32_bindings) {
-  std::string key = shader;
-  for (uint32_t s : spec) key += fmt::format(":{}", s);
-  key += fmt::format("/{}/{}/{}", texel_bindings, required_subgroup_size, r32_bindings);
-  auto it = kernels_.find(key);
-  if (it != kernels_.end()) return *it->second;
-  KernelDesc d;
-  d.shader = shader;
-  d.n_buffers = n_buffers;
-  d.push_bytes = push_bytes;
-  d.spec = spec;
-  d.texel_bindings = texel_bindings;
-  d.required_subgroup_size = required_subgroup_size;
-  d.r32_bindings = r32_bindings;
-  auto k = std::make_unique<Kernel>(dev_, d);
-  const Kernel& ref = *k;
-  kernels_.emplace(key, std::move(k));
-  return ref;
-}
+const Kernel& Ops::kernel(const KernelDesc& desc) { return dev_.kernel(desc); }
 
 void Ops::set_scratch(const BufferRange& scratch) { scratch_ = scratch; }
 
 namespace {
-struct EltPush {
-  uint32_t n, count, b_stride, b_offset;
-  float s;
-};
-static_assert(sizeof(EltPush) == 20, "must match eltwise.comp");
-constexpr uint32_t kEltWg = 64;
+constexpr uint32_t kEltWg = 64;  // as kernel_descs::eltwise
 } // namespace
 
 void Ops::gelu_mul(CommandList& cl, const BufferRange& a, const BufferRange& b, const BufferRange& out, uint32_t n,
@@ -130,7 +107,7 @@ void Ops::gelu_mul(CommandList& cl, const BufferRange& a, const BufferRange& b, 
   if (count == 0) return;
   require(count < (1ull << 32), "gelu_mul", "too many elements");
   const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
-  const Kernel& k = kernel("gelu_mul", 3, sizeof(EltPush), {wg});
+  const Kernel& k = kernel(kernel_descs::eltwise(v_, kernel_descs::Eltwise::gelu_mul));
   const Grid g = grid_for(ceil_div(count, wg));
   cl.dispatch(k, {a, b, out}, EltPush{n, static_cast<uint32_t>(count), b_stride, b_offset, 0.0f}, g.x, g.y);
 }
@@ -139,7 +116,7 @@ void Ops::add_scale(CommandList& cl, const BufferRange& a, const BufferRange& b,
                     float scale) {
   if (n == 0) return;
   const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
-  const Kernel& k = kernel("add_scale", 3, sizeof(EltPush), {wg});
+  const Kernel& k = kernel(kernel_descs::eltwise(v_, kernel_descs::Eltwise::add_scale));
   const Grid g = grid_for(ceil_div(n, wg));
   cl.dispatch(k, {a, b, out}, EltPush{n, n, 0, 0, scale}, g.x, g.y);
 }
@@ -147,7 +124,7 @@ void Ops::add_scale(CommandList& cl, const BufferRange& a, const BufferRange& b,
 void Ops::scale(CommandList& cl, const BufferRange& x, uint32_t n, float s) {
   if (n == 0) return;
   const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
-  const Kernel& k = kernel("scale", 1, sizeof(EltPush), {wg});
+  const Kernel& k = kernel(kernel_descs::eltwise(v_, kernel_descs::Eltwise::scale));
   const Grid g = grid_for(ceil_div(n, wg));
   cl.dispatch(k, {x}, EltPush{n, n, 0, 0, s}, g.x, g.y);
 }
@@ -156,7 +133,7 @@ void Ops::softcap(CommandList& cl, const BufferRange& x, uint32_t n, float cap) 
   if (n == 0) return;
   require(cap > 0.0f, "softcap", "cap must be positive");
   const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
-  const Kernel& k = kernel("softcap", 1, sizeof(EltPush), {wg});
+  const Kernel& k = kernel(kernel_descs::eltwise(v_, kernel_descs::Eltwise::softcap));
   const Grid g = grid_for(ceil_div(n, wg));
   cl.dispatch(k, {x}, EltPush{n, n, 0, 0, cap}, g.x, g.y);
 }

@@ -86,6 +86,10 @@ struct OpsVariants {
   uint32_t max_workgroup_invocations = 128;
   uint32_t max_shared_memory = 16384;
   // Derived tuning (also chosen in select_variants):
+  // Matrix-vector (T < 16) kernel: false = a row per invocation (matvec.comp: CPUs, where an
+  // invocation is a SIMD lane with a large cache), true = "split-K" (matvec_gpu.comp: K split
+  // across the lanes of a subgroup, or of the workgroup without subgroup arithmetic; GPUs).
+  bool matvec_split_k = false;
   uint32_t matvec_wg = 32;       // matrix-vector: invocations per workgroup (one row each ...)
   uint32_t matvec_rows = 4;      // ... times this many rows per invocation (divided by T, doubled for tall matrices)
   uint32_t matmul_wg = 32;       // matrix-matrix (T >= 16): invocations (tokens) per workgroup,
@@ -107,7 +111,8 @@ OpsVariants select_variants(const struct DeviceCaps& caps);
 /// Planning (matrix_parts, KV cache, PLE slots) checks against this.
 uint64_t max_read_binding_bytes(const struct DeviceCaps& caps);
 
-/// Records compute ops. Pipelines are created lazily and cached per (shader, specialization).
+/// Records compute ops. Pipelines are created lazily, once per device (Device::kernel), from the
+/// descriptions of runtime/kernel_desc.h.
 /// Errors: VkError naming the op for a shape/type it does not support.
 class Ops {
  public:
@@ -214,9 +219,8 @@ class Ops {
   void set_scratch(const BufferRange& scratch);
 
  private:
-  const Kernel& kernel(const std::string& shader, uint32_t n_buffers, uint32_t push_bytes,
-                       const std::vector<uint32_t>& spec, uint32_t texel_bindings = 0,
-                       uint32_t required_subgroup_size = 0, uint32_t r32_bindings = 0);
+  /// The device's shared pipeline for desc (Device::kernel).
+  const Kernel& kernel(const struct KernelDesc& desc);
   /// Rows per invocation of the matrix-vector kernels for a part of n_rows rows and nc columns.
   uint32_t matvec_rows_for(uint32_t n_rows, uint32_t nc) const;
   void matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,
@@ -225,7 +229,6 @@ class Ops {
   OpsVariants v_;
   bool kv_f32_ = false;
   BufferRange scratch_;
-  std::map<std::string, std::unique_ptr<Kernel>> kernels_;
 };
 
 /// How a weight matrix is split into parts (DeviceMatrix::Part): runs of whole rows, each at

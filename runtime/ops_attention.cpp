@@ -6,47 +6,25 @@
 
 #include "context.h"
 #include "kernel.h"
+#include "kernel_desc.h"
 #include "ops.h"
 #include "ops_internal.h"
+#include "ops_push.h"
 #include "stream.h"
 
 namespace vkg {
 using namespace ops_detail;
 
 namespace {
-struct KvStorePush {
-  uint32_t row, ring_size;
-};
-static_assert(sizeof(KvStorePush) == 8, "must match kv_store.comp");
-struct AttnPush {
-  uint32_t T, n_head, n_kv, hd, ring_size, window;
-  float scale;
-  uint32_t n_chunks, pos_t0, q_t0, k_t0, v_t0, pad;
-};
-static_assert(sizeof(AttnPush) == 52, "must match attention.comp");
-
-struct MergePush {
-  uint32_t T, n_head, hd, n_chunks;
-};
-static_assert(sizeof(MergePush) == 16, "must match attn_merge.comp");
-
-/// Workgroup size (one query row per invocation) and workgroups per KV head.
-struct AttnShape {
-  uint32_t wg = 64, n_wgs = 1;
-};
-AttnShape attn_shape(uint32_t T, uint32_t G, uint32_t max_inv) {
-  AttnShape s;
-  s.wg = pow2_floor(std::min<uint32_t>(64, max_inv));
-  s.n_wgs = ceil_div(uint64_t{T} * G, s.wg);
-  return s;
-}
+using kernel_descs::attn_shape;
+using kernel_descs::AttnShape;
 
 /// Key chunks per (workgroup of rows, KV head). Decode-sized T: enough chunks for every core
 /// (flash-decoding). Any T, on drivers that end loops after 65535 iterations per invocation
 /// (OpsVariants::max_loop_iterations: Mesa's lavapipe, LP_MAX_TGSI_LOOP_ITERATIONS): at most
 /// max_chunk_keys() keys per chunk; elsewhere no limit.
 constexpr uint32_t kMaxChunks = 64;
-constexpr uint32_t kDecodeMaxT = 8;
+using kernel_descs::kDecodeMaxT;
 constexpr uint32_t kLoopChunkKeys = 32768;  // keys per chunk under a 65535-iteration loop limit
 uint32_t max_chunk_keys(const OpsVariants& v) {
   return v.max_loop_iterations ? std::min<uint32_t>(kLoopChunkKeys, v.max_loop_iterations / 2) : UINT32_MAX;
@@ -74,7 +52,7 @@ void Ops::kv_store(CommandList& cl, const BufferRange& src, const BufferRange& c
   require(T <= 65535, "kv_store", "T over 65535");
   const bool f16 = kv_type() == KvType::F16;
   const uint32_t wg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
-  const Kernel& k = kernel(f16 ? "kv_store_f16" : "kv_store_f32", 3, sizeof(KvStorePush), {wg});
+  const Kernel& k = kernel(kernel_descs::kv_store(v_, kv_type()));
   cl.dispatch(k, {src, cache, pos}, KvStorePush{row, ring_size}, ceil_div(f16 ? row / 2 : row, wg), T);
 }
 
@@ -107,20 +85,16 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
   // storage-read variants bind 4 storage buffers (q, K, V, output), the Vulkan minimum.
   require(T <= 65535, "attention", "T over 65535");
   const TexelBinding pb = small_binding(dev_, pos, uint64_t{T} * 4, "attention (pos)");
-  const uint32_t mask = fetch_mask(v_, 0b00111, 0b01000), r32 = 0b01000;
 
   // Decode: head dims split over one subgroup (every K/V row read once per subgroup).
-  const uint32_t S = v_.subgroup_size;
-  if (T <= kDecodeMaxT && v_.attn_decode_subgroup && (hd == 128 || hd == 256 || hd == 512) &&
-      hd % ((f16 ? 8 : 4) * S) == 0 && G <= 16) {
+  if (kernel_descs::attn_decode_eligible(v_, kv_type(), T, hd, G)) {
     const uint64_t keys = window ? std::min<uint64_t>(window, ring_size) : ring_size;
     const uint32_t by_limit = ceil_div(keys, max_chunk_keys(v_));
     uint32_t n_chunks = std::max<uint32_t>(
         by_limit, std::min<uint32_t>({ceil_div(32, uint64_t{n_kv} * T), ceil_div(keys, 64), kMaxChunks}));
     while (n_chunks > 1 && !fits(n_chunks)) n_chunks /= 2;
     if (n_chunks >= by_limit) {
-      const Kernel& k = kernel(fetch_shader(v_, fmt::format("attn_decode_h{}_{}", hd, f16 ? "f16" : "f32")), 5,
-                               sizeof(AttnPush), {S, G}, mask, v_.attn_decode_required_subgroup, r32);
+      const Kernel& k = kernel(kernel_descs::attn_decode(v_, kv_type(), hd, G));
       AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, pb.texel0, qb.texel0, kb.texel0, vb.texel0, 0};
       if (n_chunks == 1) {
         cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, out}, p, 1, n_kv, T);
@@ -130,16 +104,12 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
       cl.barrier();  // earlier users of the scratch buffer are done
       cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, part}, p, n_chunks, n_kv, T);
       cl.barrier();
-      const uint32_t mwg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
-      cl.dispatch(kernel("attn_merge", 2, sizeof(MergePush), {mwg}), {part, out}, MergePush{T, n_head, hd, n_chunks},
-                  n_head, T);
+      cl.dispatch(kernel(kernel_descs::attn_merge(v_)), {part, out}, MergePush{T, n_head, hd, n_chunks}, n_head, T);
       return;
     }
   }
 
-  const uint32_t hd_variant = hd <= 128 ? 128 : hd <= 256 ? 256 : 512;
-  const Kernel& k = kernel(fetch_shader(v_, fmt::format("attention_h{}_{}", hd_variant, f16 ? "f16" : "f32")), 5,
-                           sizeof(AttnPush), {sh.wg}, mask, 0, r32);
+  const Kernel& k = kernel(kernel_descs::attention(v_, kv_type(), hd, T, G));
   AttnPush p{T, n_head, n_kv, hd, ring_size, window, scale, n_chunks, pb.texel0, qb.texel0, kb.texel0, vb.texel0, 0};
   if (n_chunks == 1) {
     cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, out}, p, 1, n_kv, sh.n_wgs);
@@ -149,8 +119,7 @@ void Ops::attention(CommandList& cl, const BufferRange& q, const BufferRange& k_
   cl.barrier();  // earlier users of the scratch buffer are done
   cl.dispatch(k, {qb.range, kb.range, vb.range, pb.range, part}, p, n_chunks, n_kv, sh.n_wgs);
   cl.barrier();
-  const uint32_t mwg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
-  const Kernel& m = kernel("attn_merge", 2, sizeof(MergePush), {mwg});
+  const Kernel& m = kernel(kernel_descs::attn_merge(v_));
   cl.dispatch(m, {part, out}, MergePush{T, n_head, hd, n_chunks}, n_head, T);
 }
 

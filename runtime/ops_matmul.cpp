@@ -5,8 +5,10 @@
 
 #include "context.h"
 #include "kernel.h"
+#include "kernel_desc.h"
 #include "ops.h"
 #include "ops_internal.h"
+#include "ops_push.h"
 #include "stream.h"
 
 namespace vkg {
@@ -14,12 +16,7 @@ using namespace ops_detail;
 
 namespace {
 
-constexpr uint32_t kMatmulMinT = 16;  // T from which the tiled kernel is used
-
-struct MatvecPush {
-  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, t0, accumulate, nr;
-};
-static_assert(sizeof(MatvecPush) == 44, "must match matvec.comp");
+using kernel_descs::kMatmulMinT;  // T from which the tiled kernel is used
 
 const WType& checked_type(const DeviceMatrix& W, const char* op) {
   const WType* t = wtype(W.type);
@@ -41,15 +38,13 @@ uint32_t Ops::matvec_rows_for(uint32_t n_rows, uint32_t nc) const {
 
 void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix::Part& part, const BufferRange& X,
                       const BufferRange& Y, uint32_t t0, uint32_t nc, bool accumulate) {
-  const WType& t = checked_type(W, "matmul");
-  const bool aligned = t.unit_blocks > 1 && W.ne0 % (t.unit_blocks * t.block_elems) == 0;
-  const std::string shader = fmt::format("matvec_{}_{}", t.name, aligned ? "a" : "g");
+  checked_type(W, "matmul");
   // Rows per invocation shrink with the column count (X fetches grow with it, weights do not)
   // and double on tall matrices (enough workgroups either way). A push constant: one pipeline.
-  const uint32_t wg = v_.matvec_wg;
-  const uint32_t nr = matvec_rows_for(part.n_rows, nc);
-  const Kernel& k = kernel(fetch_shader(v_, shader), 3, sizeof(MatvecPush), {wg, 2 * v_.matvec_rows, nc},
-                           fetch_mask(v_, 0b011));
+  const Kernel& k = kernel(kernel_descs::matvec(v_, W.type, W.ne0, nc));
+  // Split-K: nr rows per workgroup; else wg invocations of nr rows each.
+  const uint32_t wg = v_.matvec_split_k ? 1 : v_.matvec_wg;
+  const uint32_t nr = v_.matvec_split_k ? kernel_descs::split_k_rows(v_, part.n_rows) : matvec_rows_for(part.n_rows, nc);
   const TexelBinding wb = read_binding(dev_, v_, part.range, uint64_t{part.n_rows} * W.row_bytes, "matmul (weights)");
   const TexelBinding xb = read_binding(dev_, v_, X, uint64_t{t0 + nc} * W.ne0 * 4, "matmul (X)");
   MatvecPush p{W.ne0, part.n_rows, static_cast<uint32_t>(W.row_bytes), wb.texels, wb.texel0 * 16u, xb.texel0,
@@ -57,23 +52,15 @@ void Ops::matvec_part(CommandList& cl, const DeviceMatrix& W, const DeviceMatrix
   cl.dispatch(k, {wb.range, xb.range, Y}, p, ceil_div(part.n_rows, uint64_t{wg} * nr));
 }
 
-struct MatmulPush {
-  uint32_t K, n_rows, row_bytes, w_texels, w_base, x_t0, y_row0, y_stride, T, accumulate, nr;
-};
-static_assert(sizeof(MatmulPush) == 44, "must match matmul.comp");
-
 void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, const BufferRange& Y, uint32_t T,
                  bool accumulate) {
-  const WType& t = checked_type(W, "matmul");
+  checked_type(W, "matmul");
   require(T > 0, "matmul", "T must be positive");
   require(!W.parts.empty() || W.n_rows == 0, "matmul", "matrix has no parts");
   if (T >= kMatmulMinT) {
     // Tiled matrix x matrix: R rows x (wg * tv) tokens per workgroup.
-    const uint32_t wg = std::min<uint32_t>(v_.matmul_wg, v_.max_workgroup_invocations);
-    const uint32_t r = v_.matmul_rows;
-    const uint32_t tv = std::clamp<uint32_t>(ceil_div(T, wg), 1, v_.matmul_tokens);  // no idle token slots
-    const Kernel& k =
-        kernel(fetch_shader(v_, fmt::format("matmul_{}", t.name)), 3, sizeof(MatmulPush), {wg, r, tv}, fetch_mask(v_, 0b011));
+    const Kernel& k = kernel(kernel_descs::matmul(v_, W.type, T));
+    const uint32_t wg = k.desc().spec[0], r = k.desc().spec[1], tv = k.desc().spec[2];
     const TexelBinding xb = read_binding(dev_, v_, X, uint64_t{T} * W.ne0 * 4, "matmul (X)");
     const uint32_t tiles = ceil_div(T, uint64_t{wg} * tv);
     require(tiles <= 65535, "matmul", "T too large");
@@ -87,23 +74,17 @@ void Ops::matmul(CommandList& cl, const DeviceMatrix& W, const BufferRange& X, c
     }
     return;
   }
-  for (uint32_t t0 = 0; t0 < T; t0 += 8) {
-    const uint32_t nc = std::min<uint32_t>(8, T - t0);
+  const uint32_t max_nc = kernel_descs::max_columns(v_);
+  for (uint32_t t0 = 0; t0 < T; t0 += max_nc) {
+    const uint32_t nc = std::min<uint32_t>(max_nc, T - t0);
     for (const auto& part : W.parts) matvec_part(cl, W, part, X, Y, t0, nc, accumulate);
   }
 }
 
-struct GateUpPush {
-  MatvecPush mv;
-  uint32_t u_texels, u_base, n_t0, use_norm;
-  float eps;
-};
-static_assert(sizeof(GateUpPush) == 64, "must match matvec.comp (GATE_UP)");
-
 void Ops::gate_up_gelu(CommandList& cl, const DeviceMatrix& gate, const DeviceMatrix& up, const BufferRange& x,
                        const BufferRange& norm_weight, float eps, const BufferRange& out, uint32_t T,
                        const BufferRange& scratch_x, const BufferRange& scratch_u) {
-  const WType& t = checked_type(gate, "gate_up_gelu");
+  checked_type(gate, "gate_up_gelu");
   checked_type(up, "gate_up_gelu");
   require(gate.type == up.type && gate.ne0 == up.ne0 && gate.n_rows == up.n_rows, "gate_up_gelu",
           "gate and up differ in type or shape");
@@ -131,42 +112,33 @@ void Ops::gate_up_gelu(CommandList& cl, const DeviceMatrix& gate, const DeviceMa
   }
   const auto& pg = gate.parts[0];
   const auto& pu = up.parts[0];
-  const bool aligned = t.unit_blocks > 1 && gate.ne0 % (t.unit_blocks * t.block_elems) == 0;
-  const std::string shader = fmt::format("matvec_gate_up_{}_{}", t.name, aligned ? "a" : "g");
   const uint32_t wg = v_.matvec_wg;
   const TexelBinding gb = read_binding(dev_, v_, pg.range, uint64_t{pg.n_rows} * gate.row_bytes, "gate_up_gelu (gate)");
   const TexelBinding ub = read_binding(dev_, v_, pu.range, uint64_t{pu.n_rows} * up.row_bytes, "gate_up_gelu (up)");
   const TexelBinding nb = norm ? read_binding(dev_, v_, norm_weight, uint64_t{gate.ne0} * 4, "gate_up_gelu (norm)")
                                : TexelBinding{};
-  for (uint32_t t0 = 0; t0 < T; t0 += 8) {
-    const uint32_t nc = std::min<uint32_t>(8, T - t0);
+  const uint32_t max_nc = kernel_descs::max_columns(v_);
+  for (uint32_t t0 = 0; t0 < T; t0 += max_nc) {
+    const uint32_t nc = std::min<uint32_t>(max_nc, T - t0);
     // Each invocation accumulates nr rows of both matrices: half the rows of a plain matvec.
-    const uint32_t nr = std::max<uint32_t>(1, matvec_rows_for(gate.n_rows, nc) / 2);
-    const Kernel& k = kernel(fetch_shader(v_, shader), 5, sizeof(GateUpPush), {wg, 2 * v_.matvec_rows, nc},
-                             fetch_mask(v_, 0b10111));
+    const uint32_t nr = v_.matvec_split_k ? kernel_descs::split_k_rows(v_, gate.n_rows)
+                                          : std::max<uint32_t>(1, matvec_rows_for(gate.n_rows, nc) / 2);
+    const Kernel& k = kernel(kernel_descs::gate_up(v_, gate.type, gate.ne0, nc));
     const TexelBinding xb = read_binding(dev_, v_, x, uint64_t{t0 + nc} * gate.ne0 * 4, "gate_up_gelu (x)");
     GateUpPush p{{gate.ne0, gate.n_rows, static_cast<uint32_t>(gate.row_bytes), gb.texels, gb.texel0 * 16u,
                   xb.texel0, 0, gate.n_rows, t0, 0, nr},
                  ub.texels, ub.texel0 * 16u, nb.texel0, norm ? 1u : 0u, eps};
     cl.dispatch(k, {gb.range, ub.range, xb.range, out, norm ? nb.range : xb.range}, p,
-                ceil_div(gate.n_rows, uint64_t{wg} * nr));
+                ceil_div(gate.n_rows, uint64_t{v_.matvec_split_k ? 1 : wg} * nr));
   }
 }
-
-struct GetRowsPush {
-  uint32_t K, n_rows, first_row, row_bytes, w_texels, w_base;
-  float scale;
-  uint32_t pad;
-};
-static_assert(sizeof(GetRowsPush) == 32, "must match get_rows.comp");
 
 void Ops::get_rows(CommandList& cl, const DeviceMatrix& W, const BufferRange& ids, const BufferRange& out, uint32_t T,
                    float scale) {
   const WType& t = checked_type(W, "get_rows");
   if (T == 0) return;
   const uint32_t wg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
-  const Kernel& k =
-      kernel(fetch_shader(v_, fmt::format("get_rows_{}", t.name)), 3, sizeof(GetRowsPush), {wg}, fetch_mask(v_, 0b001));
+  const Kernel& k = kernel(kernel_descs::get_rows(v_, W.type));
   const uint32_t nblk = W.ne0 / t.block_elems;
   for (const auto& part : W.parts) {
     const TexelBinding wb = read_binding(dev_, v_, part.range, uint64_t{part.n_rows} * W.row_bytes, "get_rows");

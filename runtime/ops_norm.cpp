@@ -5,8 +5,10 @@
 
 #include "context.h"
 #include "kernel.h"
+#include "kernel_desc.h"
 #include "ops.h"
 #include "ops_internal.h"
+#include "ops_push.h"
 #include "rope_table.h"
 #include "stream.h"
 
@@ -14,25 +16,13 @@ namespace vkg {
 using namespace ops_detail;
 
 namespace {
-struct NormPush {
-  uint32_t n, rows;
-  float eps;
-  uint32_t use_weight, use_scale;
-};
-static_assert(sizeof(NormPush) == 20, "must match rms_norm.comp");
-
-struct RopePush {
-  uint32_t n_heads, head_dim, n_rot;
-};
-static_assert(sizeof(RopePush) == 12, "must match rope.comp");
 } // namespace
 
 void Ops::rms_norm(CommandList& cl, const BufferRange& in, const BufferRange& weight, const BufferRange& out,
                    uint32_t n, uint32_t rows, float eps) {
   if (rows == 0) return;
   require(n > 0, "rms_norm", "empty rows");
-  const uint32_t wg = pow2_floor(std::min<uint32_t>(64, v_.max_workgroup_invocations));
-  const Kernel& k = kernel(v_.subgroup_arith ? "rms_norm_sg" : "rms_norm", 3, sizeof(NormPush), {wg});
+  const Kernel& k = kernel(kernel_descs::rms_norm(v_, false));
   const Grid g = grid_for(rows);
   cl.dispatch(k, {in, empty(weight) ? in : weight, out}, NormPush{n, rows, eps, empty(weight) ? 0u : 1u, 0u}, g.x,
               g.y);
@@ -42,8 +32,7 @@ void Ops::rms_norm_add(CommandList& cl, const BufferRange& in, const BufferRange
                        const BufferRange& scale, uint32_t n, uint32_t rows, float eps) {
   if (rows == 0) return;
   require(n > 0, "rms_norm_add", "empty rows");
-  const uint32_t wg = pow2_floor(std::min<uint32_t>(64, v_.max_workgroup_invocations));
-  const Kernel& k = kernel(v_.subgroup_arith ? "rms_norm_add_sg" : "rms_norm_add", 4, sizeof(NormPush), {wg});
+  const Kernel& k = kernel(kernel_descs::rms_norm(v_, true));
   const Grid g = grid_for(rows);
   cl.dispatch(k, {in, empty(weight) ? in : weight, residual, empty(scale) ? in : scale},
               NormPush{n, rows, eps, empty(weight) ? 0u : 1u, empty(scale) ? 0u : 1u}, g.x, g.y);
@@ -58,7 +47,7 @@ void Ops::rope_neox(CommandList& cl, const BufferRange& x, const BufferRange& co
   require(cos_sin.range >= rope_table_bytes(T, n_rot), "rope_neox",
           fmt::format("cos/sin table of {} bytes for {} tokens of {} rotated dims", cos_sin.range, T, n_rot));
   const uint32_t wg = std::min<uint32_t>(64, v_.max_workgroup_invocations);
-  const Kernel& k = kernel("rope_neox", 2, sizeof(RopePush), {wg});
+  const Kernel& k = kernel(kernel_descs::rope(v_));
   cl.dispatch(k, {x, cos_sin}, RopePush{n_heads, head_dim, n_rot}, ceil_div(uint64_t{n_heads} * (n_rot / 2), wg), T);
 }
 

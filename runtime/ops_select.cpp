@@ -7,19 +7,16 @@
 
 #include "context.h"
 #include "kernel.h"
+#include "kernel_desc.h"
 #include "ops.h"
 #include "ops_internal.h"
+#include "ops_push.h"
 #include "stream.h"
 
 namespace vkg {
 using namespace ops_detail;
 
 namespace {
-struct SelectPush {
-  uint32_t n, k, slice, final_pass, has_vals, x_t0;
-};
-static_assert(sizeof(SelectPush) == 24, "must match select.comp");
-
 constexpr uint32_t kMaxK = 256;       // top_k limit
 constexpr uint32_t kMaxGroups = 64;   // first-pass workgroups
 constexpr uint32_t kMinSlice = 2048;  // items per first-pass workgroup at least
@@ -52,13 +49,12 @@ uint64_t reduce_iterations(const OpsVariants& v, uint32_t wg) {
 }
 
 void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch,
-                   const std::function<const Kernel&(const std::string&, uint32_t)>& kern, CommandList& cl,
+                   const std::function<const Kernel&(bool, uint32_t)>& kern, CommandList& cl,
                    const BufferRange& x, uint32_t n, uint32_t k, const BufferRange& ids, const BufferRange& vals,
                    const char* op) {
   require(n > 0 && k > 0 && k <= n && k <= kMaxK, op, fmt::format("k = {} of n = {} (k <= {})", k, n, kMaxK));
   const uint32_t max_wg = pow2_floor(std::min<uint32_t>(256, v.max_workgroup_invocations));
   const uint32_t wg = std::min<uint32_t>(64, max_wg);
-  const std::string sg = v.subgroup_arith ? "_sg" : "";
   const TexelBinding xb = read_binding(dev, v, x, uint64_t{n} * 4, op);
   uint32_t groups = select_groups(n);
   const uint64_t need = uint64_t{groups} * k * 8;
@@ -70,7 +66,7 @@ void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch
     const uint32_t big = pow2_floor(std::min<uint32_t>(1024, v.max_workgroup_invocations));
     require((ceil_div(n, big) + reduce_iterations(v, big)) * k <= loop_budget(v), op,
             fmt::format("k = {} over {} items needs the scratch buffer (Ops::set_scratch)", k, n));
-    cl.dispatch(kern("select_x" + sg, big), {xb.range, dummy, ids, has_vals ? vals : dummy},
+    cl.dispatch(kern(false, big), {xb.range, dummy, ids, has_vals ? vals : dummy},
                 SelectPush{n, k, n, 1, has_vals ? 1u : 0u, xb.texel0}, 1);
     return;
   }
@@ -82,26 +78,33 @@ void record_select(Device& dev, const OpsVariants& v, const BufferRange& scratch
               (ceil_div(groups * k, max_wg) + reduce_iterations(v, max_wg)) * k <= loop_budget(v),
           op, fmt::format("k = {} over {} items is too much work per invocation", k, n), ErrorCode::unsupported);
   cl.barrier();  // earlier users of the scratch buffer are done
-  cl.dispatch(kern("select_x" + sg, wg), {xb.range, cand, ids, ids}, SelectPush{n, k, slice, 0, 0, xb.texel0},
+  cl.dispatch(kern(false, wg), {xb.range, cand, ids, ids}, SelectPush{n, k, slice, 0, 0, xb.texel0},
               groups);
   cl.barrier();
-  cl.dispatch(kern("select_p" + sg, max_wg), {xb.range, cand, ids, has_vals ? vals : dummy},
+  cl.dispatch(kern(true, max_wg), {xb.range, cand, ids, has_vals ? vals : dummy},
               SelectPush{groups * k, k, groups * k, 1, has_vals ? 1u : 0u, 0}, 1);
 }
 } // namespace
 
+namespace kernel_descs {
+std::vector<KernelDesc> select_all(const OpsVariants& v, uint32_t n, bool with_scratch) {
+  // As record_select: two passes over a scratch buffer when there are several groups, else one
+  // workgroup as wide as the device allows.
+  const uint32_t max_wg = pow2_floor(std::min<uint32_t>(256, v.max_workgroup_invocations));
+  if (with_scratch && select_groups(n) > 1)
+    return {select(v, false, std::min<uint32_t>(64, max_wg)), select(v, true, max_wg)};
+  return {select(v, false, pow2_floor(std::min<uint32_t>(1024, v.max_workgroup_invocations)))};
+}
+} // namespace kernel_descs
+
 void Ops::argmax(CommandList& cl, const BufferRange& x, uint32_t n, const BufferRange& out) {
-  auto kern = [&](const std::string& name, uint32_t wg) -> const Kernel& {
-    return kernel(fetch_shader(v_, name), 4, sizeof(SelectPush), {wg}, fetch_mask(v_, 0b0001));
-  };
+  auto kern = [&](bool pairs, uint32_t wg) -> const Kernel& { return kernel(kernel_descs::select(v_, pairs, wg)); };
   record_select(dev_, v_, scratch_, kern, cl, x, n, 1, out, BufferRange{}, "argmax");
 }
 
 void Ops::top_k(CommandList& cl, const BufferRange& x, uint32_t n, uint32_t k, const BufferRange& out_ids,
                 const BufferRange& out_vals) {
-  auto kern = [&](const std::string& name, uint32_t wg) -> const Kernel& {
-    return kernel(fetch_shader(v_, name), 4, sizeof(SelectPush), {wg}, fetch_mask(v_, 0b0001));
-  };
+  auto kern = [&](bool pairs, uint32_t wg) -> const Kernel& { return kernel(kernel_descs::select(v_, pairs, wg)); };
   record_select(dev_, v_, scratch_, kern, cl, x, n, k, out_ids, out_vals, "top_k");
 }
 

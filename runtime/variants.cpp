@@ -8,6 +8,13 @@
 #include "ops.h"
 
 namespace vkg {
+namespace {
+uint32_t pow2_floor_u32(uint32_t v) {
+  uint32_t p = 1;
+  while (p * 2 <= v) p *= 2;
+  return p;
+}
+} // namespace
 
 OpsVariants select_variants(const DeviceCaps& caps) {
   OpsVariants v;
@@ -41,7 +48,10 @@ OpsVariants select_variants(const DeviceCaps& caps) {
     v.matvec_wg = std::min<uint32_t>(std::max<uint32_t>(8, v.subgroup_size), v.max_workgroup_invocations);
     v.matvec_rows = 32;
   } else {
-    v.matvec_wg = std::min<uint32_t>(64, v.max_workgroup_invocations);
+    // GPUs: K split across lanes (matvec_gpu.comp): neighbouring lanes read neighbouring blocks
+    // and nothing per invocation scales with K (the row-per-invocation kernel spills there).
+    v.matvec_split_k = true;
+    v.matvec_wg = pow2_floor_u32(std::min<uint32_t>(64, v.max_workgroup_invocations));
     v.matvec_rows = 2;
   }
   // Matrix-matrix: tokens across invocations, a tile of rows decoded once per block for all.
@@ -70,6 +80,7 @@ std::string OpsVariants::describe() const {
       subgroup_size, subgroup_arith ? " (arithmetic)" : " (no arithmetic)", fp16_arith ? "yes" : "no",
       storage16 ? "yes" : "no", texel_reads ? "texel-buffer" : "storage-buffer", max_workgroup_invocations,
       max_shared_memory / 1024, matvec_wg, matvec_rows, matmul_wg, matmul_rows, matmul_tokens) +
+         (matvec_split_k ? ", split-K matvec" : "") +
          (attn_decode_subgroup ? fmt::format(", decode attention on subgroups of {}{}", subgroup_size,
                                              attn_decode_required_subgroup ? " (required)" : "")
                                : "") +

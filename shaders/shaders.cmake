@@ -1,7 +1,7 @@
 # One line per shader variant: vkg_shader(NAME SOURCE [DEFINES ...]).
 # Sources reading operands through fetch.glsl: every variant also exists as NAME_sb (storage
 # buffers instead of uniform texel buffers; Ops picks per device, OpsVariants::texel_reads).
-set(VKG_FETCH_SOURCES matvec.comp matmul.comp get_rows.comp attention.comp attn_decode.comp select.comp)
+set(VKG_FETCH_SOURCES matvec.comp matvec_gpu.comp matmul.comp get_rows.comp attention.comp attn_decode.comp select.comp)
 vkg_shader(fill_u32 fill.comp)
 vkg_shader(copy_add_u32 copy_add.comp)
 
@@ -33,6 +33,12 @@ foreach(tv ${VKG_WTYPES})
   vkg_shader(matmul_${tl} matmul.comp DEFINES WTYPE=${ti})
   # fused feed-forward gate/up (+ rms norm of X, gelu * up): Ops::gate_up_gelu
   vkg_shader(matvec_gate_up_${tl}_g matvec.comp DEFINES WTYPE=${ti} ALIGNED=0 GATE_UP=1)
+  # GPU decode ("split-K": K across the lanes of a subgroup, or of the workgroup with _wg where
+  # there is no subgroup arithmetic): OpsVariants::matvec_split_k
+  vkg_shader(matvec_gpu_${tl} matvec_gpu.comp DEFINES WTYPE=${ti} SUBGROUP=1)
+  vkg_shader(matvec_gpu_${tl}_wg matvec_gpu.comp DEFINES WTYPE=${ti} SUBGROUP=0)
+  vkg_shader(matvec_gate_up_gpu_${tl} matvec_gpu.comp DEFINES WTYPE=${ti} SUBGROUP=1 GATE_UP=1)
+  vkg_shader(matvec_gate_up_gpu_${tl}_wg matvec_gpu.comp DEFINES WTYPE=${ti} SUBGROUP=0 GATE_UP=1)
   if(tn IN_LIST VKG_WTYPES_UNITS)
     vkg_shader(matvec_${tl}_a matvec.comp DEFINES WTYPE=${ti} ALIGNED=1)
     vkg_shader(matvec_gate_up_${tl}_a matvec.comp DEFINES WTYPE=${ti} ALIGNED=1 GATE_UP=1)

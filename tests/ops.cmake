@@ -20,3 +20,13 @@ foreach(t ${VKG_OPS_TESTS})
       ENVIRONMENT "VKGEMMA_VALIDATION=1;VKGEMMA_GUARD=1;VKGEMMA_TEST_STORAGE_READS=1;VKGEMMA_CACHE_DIR=${PROJECT_BINARY_DIR}/test-cache")
   endif()
 endforeach()
+
+# The matrix kernels again with the split-K matrix-vector kernels forced (OpsVariants::
+# matvec_split_k, picked on GPUs; lavapipe picks the row-per-invocation kernels): both the
+# subgroup and (under the no-subgroup capability modes of the tests) the shared-memory variant.
+foreach(t test_ops_matmul test_ops_ffn)
+  if(TARGET ${t})
+    vkg_test(NAME ${t}@split-k DEVICE FIRST_DRIVER COMMAND ${t} LABELS "${t};split-k" PROPERTIES TIMEOUT 900
+      ENVIRONMENT ${VKG_TEST_ENV} VKGEMMA_TEST_MATVEC=split-k)
+  endif()
+endforeach()

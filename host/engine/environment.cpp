@@ -58,6 +58,11 @@ EnvironmentSettings read_environment() {
   s.guard = env_bool("VKGEMMA_GUARD").value_or(false);
   if (auto v = env("VKGEMMA_DEVICE")) s.device = parse_device_index(*v, "VKGEMMA_DEVICE");
   s.profile = env("VKGEMMA_DEVICE_PROFILE");
+  if (auto v = env("VKGEMMA_MATVEC")) {
+    if (*v != "rows" && *v != "split-k")
+      throw Error(ErrorCode::bad_input, "VKGEMMA_MATVEC='" + *v + "' is not rows or split-k");
+    s.matvec_split_k = *v == "split-k";
+  }
   s.cache_dir = user_cache_dir();
   if (s.guard) set_buffer_guard(true);
   return s;

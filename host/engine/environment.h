@@ -7,6 +7,7 @@
 //   VKGEMMA_DEVICE=N            device index (DeviceOptions::index)
 //   VKGEMMA_DEVICE_PROFILE=NAME emulate a weaker device (DeviceOptions::profile, runtime/profiles.h)
 //   VKGEMMA_CACHE_DIR=DIR       cache directory (else $XDG_CACHE_HOME/vkgemma, ~/.cache/vkgemma)
+//   VKGEMMA_MATVEC=rows|split-k force the matrix-vector kernel (ForwardOptions::matvec_split_k)
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -24,6 +25,7 @@ struct EnvironmentSettings {
   std::optional<std::string> profile;    // VKGEMMA_DEVICE_PROFILE
   bool guard = false;                    // VKGEMMA_GUARD
   std::filesystem::path cache_dir;       // user_cache_dir()
+  std::optional<bool> matvec_split_k;    // VKGEMMA_MATVEC: split-k true, rows false
 
   /// DeviceOptions with the environment's device, profile and pipeline-cache directory.
   DeviceOptions device_options() const;

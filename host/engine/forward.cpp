@@ -177,7 +177,9 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
     throw Error(ErrorCode::bad_input, fmt::format("context of {} tokens exceeds the model's maximum of {}", opts_.n_ctx,
                                          c.n_ctx_train));
   opts_ = clamp_options(opts_);
-  ops_ = std::make_unique<Ops>(dev);
+  OpsVariants variants = select_variants(dev.caps());
+  if (opts_.matvec_split_k >= 0) variants.matvec_split_k = opts_.matvec_split_k != 0;
+  ops_ = std::make_unique<Ops>(dev, variants);
   if (opts_.kv_f32) ops_->set_kv_type(KvType::F32);
   // Every buffer of the session in one arena of exactly the planned bytes (residency.h), allocated
   // before anything else: what Model::load reserved for a session with these options.

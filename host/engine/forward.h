@@ -37,6 +37,9 @@ struct ForwardOptions {
   bool force_staging = false;     // PLE rows and streamed layers through staging + transfer even on UMA
   bool kv_f32 = false;            // F32 KV cache even where F16 storage exists (exactness tests, debugging)
   bool profile = false;           // GPU timestamps after every op; per-op totals in profile()
+  // Matrix-vector kernel: -1 as the device's variants select (split-K on GPUs), 0 a row per
+  // invocation, 1 split-K (OpsVariants::matvec_split_k; for comparisons and tests).
+  int matvec_split_k = -1;
 };
 
 /// Counters since construction.

@@ -1,6 +1,8 @@
 // Helpers shared by the tests/test_ops_*.cpp files: buffers from host vectors, running a recorded
 // op list, random data, quantized matrices, and Ops with capabilities forced lower.
 #pragma once
+#include <optional>
+#include <stdexcept>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -155,9 +157,20 @@ inline bool storage_reads_forced() {
   const char* v = std::getenv("VKGEMMA_TEST_STORAGE_READS");
   return v && std::string(v) == "1";
 }
+/// VKGEMMA_TEST_MATVEC=split-k / rows forces the matrix-vector kernel (OpsVariants::
+/// matvec_split_k; tests/ops.cmake runs the matrix tests once more as @split-k on lavapipe, which
+/// picks the row kernel itself). Any other value is a test setup error.
+inline std::optional<bool> matvec_split_k_forced() {
+  const char* v = std::getenv("VKGEMMA_TEST_MATVEC");
+  if (!v || !*v) return std::nullopt;
+  if (std::string(v) == "split-k") return true;
+  if (std::string(v) == "rows") return false;
+  throw std::invalid_argument("VKGEMMA_TEST_MATVEC must be split-k or rows");
+}
 inline OpsVariants test_variants() {
   OpsVariants v = select_variants(device().caps());
   if (storage_reads_forced()) v.texel_reads = false;
+  if (const auto s = matvec_split_k_forced()) v.matvec_split_k = *s;
   return v;
 }
 

@@ -63,6 +63,10 @@ void add_model_args(CLI::App* cmd, ModelArgs& a, bool with_ctx) {
                   "Device memory budget (bytes, or with a unit: 1500M, 1.5G): layers that do not fit stream "
                   "through a two-layer window")
       ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--matvec", a.matvec,
+                  "Matrix-vector kernel: rows (a row per invocation, CPUs) or split-k (K across a subgroup, GPUs) "
+                  "[default: VKGEMMA_MATVEC, else the device's choice]")
+      ->check(CLI::IsMember({"rows", "split-k"}));
   cmd->add_flag("-q,--quiet", a.quiet, "No progress bar or notices");
   cmd->add_flag("-v,--verbose", a.verbose, "Details on stderr (the sampling seed)");
 }
@@ -71,6 +75,9 @@ ForwardOptions ModelArgs::session() const {
   ForwardOptions o;
   o.n_ctx = n_ctx;
   o.max_batch = batch;
+  if (matvec == "split-k") o.matvec_split_k = 1;
+  else if (matvec == "rows") o.matvec_split_k = 0;
+  else if (const auto env = read_environment().matvec_split_k) o.matvec_split_k = *env ? 1 : 0;
   return o;
 }
 

@@ -27,6 +27,7 @@ struct ModelArgs {
   bool quiet = false;
   bool verbose = false;     // details on stderr (the sampling seed)
   bool pipeline_cache = true;  // read/write the on-disk pipeline cache
+  std::string matvec;          // --matvec rows / split-k; empty: VKGEMMA_MATVEC, else the device's choice
   /// The session options Model::load reserves memory for.
   ForwardOptions session() const;
 };
