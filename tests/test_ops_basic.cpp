@@ -260,7 +260,10 @@ TEST_CASE("the weight-type list: runtime table, host layouts and the built shade
     CHECK(can_dequantize(static_cast<GgmlType>(w.id)));  // the CPU twin exists
     // One variant set per type (shaders/shaders.cmake), texel-aligned matvec variants iff units > 1.
     std::vector<std::string> names = {"matvec_" + lower + "_g", "matmul_" + lower, "get_rows_" + lower,
-                                      "matvec_gate_up_" + lower + "_g"};
+                                      "matvec_gate_up_" + lower + "_g",
+                                      // split-K (GPUs): subgroup sum, and the shared-memory sum (_wg)
+                                      "matvec_gpu_" + lower, "matvec_gpu_" + lower + "_wg",
+                                      "matvec_gate_up_gpu_" + lower, "matvec_gate_up_gpu_" + lower + "_wg"};
     if (w.unit_blocks > 1) names.insert(names.end(), {"matvec_" + lower + "_a", "matvec_gate_up_" + lower + "_a"});
     for (const auto& n : names) {
       CAPTURE(n);

@@ -28,7 +28,8 @@ const char* stop_reason_name(StopReason r) {
 Session::Session(const Model& model, SessionOptions opts)
     : model_(model),
       fwd_(model.device(), model.gemma(), model.weights(),
-           ForwardOptions{.n_ctx = opts.n_ctx, .max_batch = opts.max_batch, .force_staging = opts.force_staging}) {}
+           ForwardOptions{.n_ctx = opts.n_ctx, .max_batch = opts.max_batch, .force_staging = opts.force_staging,
+                          .matvec_split_k = opts.matvec_split_k}) {}
 
 std::vector<int32_t> Session::tokenize(std::string_view text, bool parse_special, int add_bos) const {
   const auto& tok = model_.tokenizer();

@@ -21,6 +21,7 @@ struct SessionOptions {
   uint32_t n_ctx = 4096;       // context length in tokens
   uint32_t max_batch = 512;    // prefill chunk
   bool force_staging = false;  // PLE rows through staging + transfer queue even on UMA
+  int matvec_split_k = -1;     // ForwardOptions::matvec_split_k (-1: the device's choice)
 };
 
 struct GenerateOptions {

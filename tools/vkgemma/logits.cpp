@@ -49,7 +49,8 @@ void add_logits(CLI::App& app) {
     if (a->tokens.empty() && a->prompt.empty()) throw CLI::ValidationError("logits", "give --tokens or -p");
     const std::vector<int32_t> given = parse_ids(a->tokens);  // before any device opens
     Loaded l = load(a->model);
-    Session s(*l.model, {.n_ctx = a->model.n_ctx, .max_batch = a->model.batch});
+    Session s(*l.model, {.n_ctx = a->model.n_ctx, .max_batch = a->model.batch,
+                         .matvec_split_k = a->model.session().matvec_split_k});
     const auto ids = a->tokens.empty() ? s.tokenize(a->prompt) : given;
     if (ids.empty()) throw Error(ErrorCode::bad_input, "no tokens to evaluate");
     if (ids.size() > a->model.n_ctx)

@@ -52,7 +52,8 @@ void add_run(CLI::App& app) {
       if (a->prompt.ends_with('\n')) a->prompt.pop_back();  // the file's last line break, as llama.cpp's -f
     }
     Loaded l = load(a->model);
-    Session s(*l.model, {.n_ctx = a->model.n_ctx, .max_batch = a->model.batch});
+    Session s(*l.model, {.n_ctx = a->model.n_ctx, .max_batch = a->model.batch,
+                         .matvec_split_k = a->model.session().matvec_split_k});
     const Tokenizer& tok = l.model->tokenizer();
     std::vector<int32_t> prompt;
     if (a->raw) {
