@@ -61,6 +61,9 @@ install_missing build-essential cmake ninja-build pkg-config libvulkan-dev libvu
   mesa-vulkan-drivers vulkan-validationlayers chromium-common libspirv-cross-c-shared-dev libedit-dev tmux
 # tests/chat.cmake renders Google's chat templates with Debian's jinja2 (/usr/bin/python3).
 install_missing python3 python3-jinja2
+# `vkgemma serve` (tools/server): Debian's cpp-httplib; its tests drive it with python3's stdlib and
+# with the official `openai` npm package under Node (tests/server.cmake).
+install_missing libcpp-httplib-dev nodejs
 
 if [ "$mode" = cross-aarch64 ]; then
   cross_aarch64
@@ -73,6 +76,10 @@ cmake --build build -j"$(nproc)"
 case "$mode" in
   run)  ./build/tools/vkgemma run -p "Why is the sky blue?" -n 32 ;;
   test)
+    # The official OpenAI client for server_openai_node, into a test-only folder (never installed
+    # system-wide). Without network this fails here, and that test fails rather than skips.
+    command -v npm >/dev/null || install_missing npm
+    [ -d build/npm/node_modules/openai ] || npm install --prefix build/npm --no-audit --no-fund openai@4
     # Every device test runs on lavapipe (plain names) and SwiftShader (name@swiftshader; Debian ships
     # it in chromium-common), each pinned by VK_ICD_FILENAMES (tests/CMakeLists.txt).
     for drv in lavapipe swiftshader; do
@@ -94,6 +101,10 @@ case "$mode" in
     # unloads it (frames of an unloaded module cannot be suppressed by name): leak checking off,
     # address and UB checks on. Our own handles are checked by the test itself.
     ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-asan --output-on-failure -j1 -R '^test_capi$'
+    # The server's request validation and response building (no device; leaks checked).
+    cmake --build build-asan -j"$(nproc)" --target test_server_api
+    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
+      ctest --test-dir build-asan --output-on-failure -j1 -R '^test_server_api$'
     cross_aarch64
     ;;
   *) echo "usage: $0 run|test|cross-aarch64" >&2; exit 2 ;;

@@ -19,6 +19,10 @@ vkg_test(NAME cli_info_missing LABELS cli
 vkg_test(NAME cli_synth_bad_dims LABELS cli
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh 2 "multiple of n_head_kv"
                  $<TARGET_FILE:vkgemma> synth --preset tiny --n-head 3 -o ${VKG_SYNTH_DIR}/bad.gguf)
+# A shape synth could write but the loader refuses (rows of 100 elements; the kernels read blocks of
+# 32): refused before anything is written, with the loader's reason, and no file left behind.
+vkg_test(NAME cli_synth_loader_refuses LABELS cli
+         COMMAND sh -c "mkdir -p '${VKG_SYNTH_DIR}' && rm -f '${VKG_SYNTH_DIR}/refused.gguf'; sh '${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_exit.sh' 2 'refused by the loader: .*rows of 100 elements.*multiple of 32' '$<TARGET_FILE:vkgemma>' synth --preset tiny --n-embd 100 -o '${VKG_SYNTH_DIR}/refused.gguf' && ! ls '${VKG_SYNTH_DIR}' | grep -q refused")
 # tokenize: BOS, special-token parsing, the id list format (exit status checked too).
 vkg_test(NAME cli_tokenize_ids LABELS cli PROPERTIES FIXTURES_REQUIRED synth_tiny
          COMMAND ${CMAKE_COMMAND} "-DPASS=^.2, 4, [0-9, ]+, 5." -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_run.cmake --

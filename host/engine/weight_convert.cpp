@@ -52,7 +52,16 @@ void reencode_rows(GgmlType from, const uint8_t* src, GgmlType to, uint8_t* dst,
   }
 }
 
+void check_device_shapes(const Gemma4Model& m) {
+  gemma4_for_each_weight(m.weights, [](const GgufTensorInfo& t, int, Residency) {
+    if (t.ne[1] > 1 && t.ne[0] % kKernelRowBlock != 0)
+      throw Error(ErrorCode::bad_model, fmt::format("tensor '{}' has rows of {} elements; vkgemma's GPU kernels need "
+                                                    "a multiple of {}", t.name, t.ne[0], kKernelRowBlock));
+  });
+}
+
 std::vector<std::string> convert_for_device(Gemma4Model& m) {
+  check_device_shapes(m);
   std::vector<std::string> notices;
   Gemma4Weights& w = m.weights;
   if (const GgufTensorInfo* ple = w.per_layer_token_embd) {

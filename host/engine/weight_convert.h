@@ -42,4 +42,14 @@ void reencode_rows(GgmlType from, const uint8_t* src, GgmlType to, uint8_t* dst,
 /// Throws std::runtime_error naming the tensor and its type when nothing can read a type.
 std::vector<std::string> convert_for_device(Gemma4Model& m);
 
+/// The GPU kernels read weight rows in blocks of this many elements (the float types' block in
+/// runtime/weight_types.def; every quantized block is a multiple of it).
+inline constexpr uint64_t kKernelRowBlock = 32;
+
+/// Refuse a model whose matrices the GPU kernels cannot read (Error bad_model naming the tensor):
+/// every weight matrix (2-D tensor the forward pass reads, the PLE table included) needs rows of
+/// a multiple of kKernelRowBlock elements. A file-level check (no device): Model::load runs it
+/// first, `vkgemma synth` before writing, so neither a load nor a generator gets halfway.
+void check_device_shapes(const Gemma4Model& m);
+
 } // namespace vkg

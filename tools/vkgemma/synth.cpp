@@ -8,6 +8,8 @@
 #include <memory>
 
 #include "commands.h"
+#include "gemma4_config.h"
+#include "weight_convert.h"
 #include "gguf.h"
 #include "gguf_vocab.h"
 #include "hf_tokenizer.h"
@@ -57,6 +59,31 @@ struct SynthArgs {
   bool double_wide = true;
   float rope_base = 0, rope_base_swa = 0, partial = 0, softcap = 0;
 };
+
+/// Refuse (bad_input) a model the loader would refuse: its metadata and tensor table are written
+/// to a sparse scratch file beside `out` (no data blocks, instant) and read back by the loader's
+/// own checks (load_gemma4, check_device_shapes), so synth and the loader cannot disagree.
+void refuse_unloadable(const SynthModel& m, const std::filesystem::path& out) {
+  std::filesystem::path scratch = out;
+  scratch += fmt::format(".check-{}.tmp", ::getpid());
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() {
+      std::error_code ec;
+      std::filesystem::remove(p, ec);
+    }
+  } remove{scratch};
+  synth_write_sparse(m, scratch);
+  try {
+    const GgufFile f = GgufFile::open(scratch);
+    check_device_shapes(load_gemma4(f));
+  } catch (const Error& e) {
+    std::string why = e.what();
+    if (const size_t at = why.find(scratch.string() + ": "); at != std::string::npos)
+      why.erase(at, scratch.string().size() + 2);  // the scratch file's name means nothing to the user
+    throw SynthError(fmt::format("this shape would be refused by the loader: {}", why));
+  }
+}
 
 void add_synth(CLI::App& app) {
   auto* cmd = app.add_subcommand("synth", "Write a synthetic Gemma 4 GGUF: real tensor names, shapes and metadata, "
@@ -127,6 +154,7 @@ void add_synth(CLI::App& app) {
     if (!a->chat_template.empty()) o.chat_template = read_file_maybe_xz(a->chat_template);
 
     const SynthModel m = synth_plan(o);
+    refuse_unloadable(m, a->out);
     uint64_t size = 0;
     if (a->sparse) {
       size = synth_write_sparse(m, a->out);
