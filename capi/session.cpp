@@ -173,7 +173,7 @@ VKGEMMA_API vkgemma_status vkgemma_session_create(vkgemma_model* model, const vk
     // The model's memory budget covers its resident weights and all its sessions.
     const vkg::ForwardOptions fo{.n_ctx = n_ctx, .max_batch = p.n_batch};
     const uint64_t need =
-        vkg::Gemma4Forward::estimate_session_bytes(dev, m.gemma(), fo) + m.residency().window_bytes;
+        vkg::session_device_bytes(dev, m.gemma(), fo) + m.residency().window_bytes;
     if (st.device_memory_budget) {
       const uint64_t resident = m.residency().global_bytes + m.residency().resident_layer_bytes;
       const uint64_t taken = resident + st.session_bytes.load();

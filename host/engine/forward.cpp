@@ -1,4 +1,5 @@
 #include "forward.h"
+#include "session_plan.h"
 
 #include <fmt/format.h>
 
@@ -42,130 +43,17 @@ struct Gemma4Forward::Scratch {
 
 namespace {
 uint64_t f32(uint64_t rows, uint64_t n) { return rows * n * 4; }
-
-/// The distinct RoPE settings of the layers (Gemma 4: sliding layers base 1e4 on all dims,
-/// full-attention layers base 1e6 with rope_freqs factors) and each layer's index into them.
-struct RopeKinds {
-  struct Kind {
-    uint32_t n_rot;
-    float base;
-    bool freq_factors;
-  };
-  std::vector<Kind> kinds;
-  std::vector<uint32_t> of_layer;
-};
-RopeKinds rope_kinds(const Gemma4Config& c) {
-  RopeKinds r;
-  for (const auto& L : c.layers) {
-    const RopeKinds::Kind k{L.n_rot, L.rope_base, !L.is_sliding};
-    uint32_t i = 0;
-    while (i < r.kinds.size() && !(r.kinds[i].n_rot == k.n_rot && r.kinds[i].base == k.base &&
-                                   r.kinds[i].freq_factors == k.freq_factors))
-      ++i;
-    if (i == r.kinds.size()) r.kinds.push_back(k);
-    r.of_layer.push_back(i);
-  }
-  return r;
-}
 // Query indices of every segment's start/end timestamps (the profile uses 0, 1, 2, ...).
 constexpr uint32_t kTsStart = CommandList::kMaxTimestamps - 2, kTsEnd = CommandList::kMaxTimestamps - 1;
-
-/// Byte sizes of the Scratch buffers for batches of T tokens and R logit rows.
-struct ScratchSizes {
-  uint64_t ids, iota, x, q, kv, g, pt, gp, xl, logits, topk, ops;
-  std::vector<uint64_t> rope;  // per rope kind
-  /// Device bytes of all scratch buffers (ids/pos/rope tables per PLE slot, x/h/o, k/v, g/u, pt/ple ...).
-  uint64_t total() const {
-    uint64_t r = 0;
-    for (uint64_t b : rope) r += b;
-    return PlePager::kSlots * (2 * ids + r) + iota + 3 * x + 2 * q + 2 * kv + 2 * g + 2 * pt + gp + xl + logits +
-           2 * topk + ops;
-  }
-};
-
-ScratchSizes scratch_sizes(const Gemma4Config& c, uint32_t T, uint32_t R, uint32_t n_ctx, const Ops& ops) {
-  uint32_t hd_max = 0, n_head = 0, n_kv = 0, n_ff = 0;
-  for (const auto& L : c.layers) {
-    hd_max = std::max(hd_max, L.head_dim);
-    n_head = std::max(n_head, L.n_head);
-    n_kv = std::max(n_kv, L.n_head_kv);
-    n_ff = std::max(n_ff, L.n_ff);
-  }
-  auto at_least16 = [](uint64_t n) { return std::max<uint64_t>(n, 16); };
-  ScratchSizes z;
-  z.ids = T * 4ull;
-  z.iota = at_least16(T * 4ull);
-  z.x = at_least16(f32(T, c.n_embd));
-  z.q = at_least16(f32(T, uint64_t(n_head) * hd_max));
-  z.kv = at_least16(f32(T, uint64_t(n_kv) * hd_max));
-  z.g = at_least16(f32(T, n_ff));
-  z.pt = at_least16(f32(T, uint64_t(c.n_layer) * c.n_ple));
-  z.gp = at_least16(f32(T, c.n_ple));
-  z.xl = at_least16(f32(R, c.n_embd));
-  z.logits = f32(R, c.n_vocab);
-  z.topk = Gemma4Forward::kMaxTopK * 4;
-  z.ops = at_least16(ops.scratch_bytes(T, n_head, hd_max, n_ctx, c.n_vocab));
-  for (const auto& k : rope_kinds(c).kinds) z.rope.push_back(at_least16(rope_table_bytes(T, k.n_rot)));
-  return z;
-}
-
-ForwardOptions clamp_options(ForwardOptions o) {
-  o.max_batch = std::max(1u, std::min(o.max_batch, o.n_ctx));
-  o.max_logit_rows = std::max(1u, std::min(o.max_logit_rows, o.max_batch));
-  return o;
-}
-
-/// The buffers the constructor creates, in its order (KvCache, PlePager, LayerStreamer when
-/// window_slot > 0, Scratch): the session's arena. opts clamped. Keep in step with them: the
-/// exactness tests (test_streaming) fail on any buffer missing here.
-std::vector<BufferRequest> session_requests(const Gemma4Model& m, const ForwardOptions& opts, const Ops& ops,
-                                            const MemoryRules& rules, uint64_t window_slot) {
-  const Gemma4Config& c = m.config;
-  std::vector<BufferRequest> out;
-  auto add = [&](uint32_t n, uint64_t size, MemoryUsage u) { out.insert(out.end(), n, BufferRequest{size, u}); };
-  const uint32_t elem = ops.kv_type() == KvType::F16 ? 2 : 4;
-  for (const KvLayerPlan& l : plan_kv_cache(c, opts.n_ctx, opts.max_batch, elem).layers)
-    if (l.allocated) add(2, l.bytes / 2, MemoryUsage::Device);  // K, V
-  const bool staging = opts.force_staging || !rules.device.host_visible;
-  const GgufTensorInfo& table = *m.weights.per_layer_token_embd;
-  const uint64_t ple_slot = (device_row_bytes(table) * opts.max_batch + 255) / 256 * 256;
-  add(PlePager::kSlots, ple_slot, MemoryUsage::Device);
-  if (staging) add(PlePager::kSlots, ple_slot, MemoryUsage::Upload);
-  if (window_slot) {
-    const std::vector<BufferRequest> w = window_buffers(window_slot, staging);
-    out.insert(out.end(), w.begin(), w.end());
-  }
-  const ScratchSizes z = scratch_sizes(c, opts.max_batch, opts.max_logit_rows, opts.n_ctx, ops);
-  for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
-    add(2, z.ids, MemoryUsage::Upload);                           // ids, pos
-    for (uint64_t bytes : z.rope) add(1, bytes, MemoryUsage::Upload);  // RoPE cos/sin tables per kind
-  }
-  add(1, z.iota, MemoryUsage::Device);
-  add(3, z.x, MemoryUsage::Device);                               // x, h, o
-  add(1, z.q, MemoryUsage::Device);
-  add(2, z.kv, MemoryUsage::Device);
-  add(1, z.q, MemoryUsage::Device);                               // attn
-  add(2, z.g, MemoryUsage::Device);                               // g, u
-  add(2, z.pt, MemoryUsage::Device);                              // pt, ple
-  add(1, z.gp, MemoryUsage::Device);
-  add(1, z.xl, MemoryUsage::Device);
-  add(1, z.logits, MemoryUsage::Readback);
-  add(2, z.topk, MemoryUsage::Readback);
-  add(1, z.ops, MemoryUsage::Device);
-  return out;
-}
 }  // namespace
 
 std::vector<BufferRequest> Gemma4Forward::session_buffers(Device& dev, const Gemma4Model& m, ForwardOptions opts,
                                                           uint64_t window_slot) {
-  opts = clamp_options(opts);
-  Ops ops(dev);
-  if (opts.kv_f32) ops.set_kv_type(KvType::F32);
-  return session_requests(m, opts, ops, dev.allocator().rules(), window_slot);
+  return session_buffer_requests(dev, m, opts, window_slot);
 }
 
 uint64_t Gemma4Forward::estimate_session_bytes(Device& dev, const Gemma4Model& m, ForwardOptions opts) {
-  return device_local_bytes(dev.allocator().rules(), session_buffers(dev, m, opts, 0));
+  return session_device_bytes(dev, m, opts);
 }
 
 Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const DeviceWeights& weights,
@@ -176,7 +64,7 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
   if (c.n_ctx_train && opts_.n_ctx > c.n_ctx_train)
     throw Error(ErrorCode::bad_input, fmt::format("context of {} tokens exceeds the model's maximum of {}", opts_.n_ctx,
                                          c.n_ctx_train));
-  opts_ = clamp_options(opts_);
+  opts_ = clamp_session_options(opts_);
   OpsVariants variants = select_variants(dev.caps());
   if (opts_.matvec_split_k >= 0) variants.matvec_split_k = opts_.matvec_split_k != 0;
   ops_ = std::make_unique<Ops>(dev, variants);

@@ -24,23 +24,13 @@
 #include "layer_streamer.h"
 #include "ops.h"
 #include "ple_pager.h"
+#include "session_plan.h"
 #include "stream.h"
 
 namespace vkg {
 
 class Device;
 
-struct ForwardOptions {
-  uint32_t n_ctx = 4096;          // context length (positions), <= the model's context_length
-  uint32_t max_batch = 512;       // prefill chunk: tokens per forward step
-  uint32_t max_logit_rows = 32;   // rows of logits one step can return (all_logits mode chunks by this)
-  bool force_staging = false;     // PLE rows and streamed layers through staging + transfer even on UMA
-  bool kv_f32 = false;            // F32 KV cache even where F16 storage exists (exactness tests, debugging)
-  bool profile = false;           // GPU timestamps after every op; per-op totals in profile()
-  // Matrix-vector kernel: -1 as the device's variants select (split-K on GPUs), 0 a row per
-  // invocation, 1 split-K (OpsVariants::matvec_split_k; for comparisons and tests).
-  int matvec_split_k = -1;
-};
 
 /// Counters since construction.
 struct ForwardStats {
@@ -62,7 +52,7 @@ class Gemma4Forward {
   /// Evaluate like eval() but select the last token's k best logits on the device (argmax for
   /// k = 1) and read back only those: ids and values, best first (ties: lower id first).
   /// k <= kMaxTopK. Used for greedy and top-k sampling (1 MB less traffic per token at E2B size).
-  static constexpr uint32_t kMaxTopK = 256;
+  static constexpr uint32_t kMaxTopK = kMaxDeviceTopK;
   void eval_top_k(std::span<const int32_t> tokens, uint32_t k, std::vector<int32_t>& ids, std::vector<float>& vals);
   /// Hint: the next eval() starts with these tokens. Their PLE rows are gathered on the pager's
   /// host thread meanwhile (decode: call it as soon as the next token is sampled).

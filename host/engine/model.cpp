@@ -1,4 +1,5 @@
 #include "model.h"
+#include "session_plan.h"
 
 #include <algorithm>
 #include <chrono>
@@ -30,12 +31,22 @@ std::unique_ptr<Model> Model::load(Device& dev, const std::filesystem::path& pat
     b.available = budget;
     b.in_use = 0;
   }
-  b.session_bytes = Gemma4Forward::estimate_session_bytes(dev, m->gemma_, reserve);
+  b.session_bytes = session_device_bytes(dev, m->gemma_, reserve);
   b.force_staging = reserve.force_staging;
   const ResidencyPlan plan = plan_residency(dev.caps(), dev.allocator().rules(), m->gemma_, b);
   m->weights_ = upload_weights(dev, m->gemma_, progress, &m->file_, &plan);
   m->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return m;
+}
+
+ChatOptions chat_options(const Model& model, bool add_generation_prompt, bool enable_thinking) {
+  const Tokenizer& tok = model.tokenizer();
+  ChatOptions o;
+  o.add_generation_prompt = add_generation_prompt;
+  o.enable_thinking = enable_thinking;
+  o.bos_token = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
+  o.kind = chat_template_for(model.config().n_ple > 0);
+  return o;
 }
 
 } // namespace vkg

@@ -4,8 +4,9 @@
 #include <filesystem>
 #include <memory>
 
+#include "chat.h"
 #include "device_weights.h"
-#include "forward.h"
+#include "session_plan.h"
 #include "gemma4_config.h"
 #include "gguf.h"
 #include "tokenizer.h"
@@ -53,5 +54,9 @@ class Model {
   std::vector<std::string> notices_;
   double load_ms_ = 0;
 };
+
+/// The chat-template options of a loaded model, as format_chat (text/chat.h) needs them: the
+/// template variant (E models: chat_template_for(n_ple > 0)) and the tokenizer's BOS text.
+ChatOptions chat_options(const Model& model, bool add_generation_prompt, bool enable_thinking);
 
 } // namespace vkg

@@ -188,7 +188,7 @@ TEST_CASE("completion requests") {
 }
 
 TEST_CASE("stop strings across pieces") {
-  StopFilter f({"STOP", "##"});
+  vkg::StopFilter f({"STOP", "##"});
   std::string out;
   out += f.push("Hel");
   out += f.push("lo ST");
@@ -199,14 +199,14 @@ TEST_CASE("stop strings across pieces") {
   CHECK(f.push("later").empty());
   CHECK(f.finish().empty());
 
-  StopFilter g({"STOP"});
+  vkg::StopFilter g({"STOP"});
   std::string o = g.push("a S");
   o += g.push("Tx");  // not a stop string after all
   o += g.finish();
   CHECK(o == "a STx");
   CHECK_FALSE(g.stopped());
 
-  StopFilter none;
+  vkg::StopFilter none;
   CHECK(none.push("abc") == "abc");
 }
 

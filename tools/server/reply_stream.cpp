@@ -4,37 +4,6 @@
 
 namespace vkg::server {
 
-std::string StopFilter::push(std::string_view text) {
-  if (stopped_) return {};
-  if (stops_.empty()) return std::string(text);
-  held_ += text;
-  size_t cut = std::string::npos;
-  for (const std::string& s : stops_) cut = std::min(cut, held_.find(s));
-  if (cut != std::string::npos) {
-    std::string out = held_.substr(0, cut);
-    held_.clear();
-    stopped_ = true;
-    return out;
-  }
-  // Hold back the longest tail that is the start of a stop string.
-  size_t keep = 0;
-  for (const std::string& s : stops_)
-    for (size_t k = std::min(s.size() - 1, held_.size()); k > keep; --k)
-      if (std::string_view(held_).ends_with(std::string_view(s).substr(0, k))) {
-        keep = k;
-        break;
-      }
-  std::string out = held_.substr(0, held_.size() - keep);
-  held_.erase(0, held_.size() - keep);
-  return out;
-}
-
-std::string StopFilter::finish() {
-  std::string out = stopped_ ? std::string() : std::move(held_);
-  held_.clear();
-  return out;
-}
-
 ChatAssembler::ChatAssembler(const Tokenizer& tok, std::vector<std::string> stops, bool stop_after_call)
     : tok_(tok), stop_(std::move(stops)), stop_after_call_(stop_after_call),
       parser_([this](const ReplyEvent& e) { on_event(e); }) {}

@@ -10,27 +10,10 @@
 
 #include "chat.h"
 #include "chat_stream.h"
+#include "stop_filter.h"
 #include "tokenizer.h"
 
 namespace vkg::server {
-
-/// Text through stop strings (OpenAI `stop`): text is passed on except a tail that could be the
-/// start of a stop string, held back until the next text decides; at the first stop string the
-/// text ends (the string and what follows are dropped).
-class StopFilter {
- public:
-  explicit StopFilter(std::vector<std::string> stops = {}) : stops_(std::move(stops)) {}
-  /// The text that can be passed on now. Nothing once stopped().
-  std::string push(std::string_view text);
-  /// End of input: the text held back (no stop string followed).
-  std::string finish();
-  bool stopped() const { return stopped_; }
-
- private:
-  std::vector<std::string> stops_;
-  std::string held_;
-  bool stopped_ = false;
-};
 
 /// What one token (or the end) added to the reply.
 struct ReplyDelta {

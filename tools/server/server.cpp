@@ -175,16 +175,6 @@ struct Server::Impl {
     });
   }
 
-  ChatOptions chat_options(const Model& m, bool think) const {
-    const Tokenizer& tok = m.tokenizer();
-    ChatOptions o;
-    o.add_generation_prompt = true;
-    o.enable_thinking = think;
-    o.bos_token = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
-    o.kind = chat_template_for(m.config().n_ple > 0);
-    return o;
-  }
-
   void generate(const httplib::Request& req, httplib::Response& res, Run::Kind kind) {
     const json body = parse_body(req.body);
     std::optional<ChatRequest> chat;
@@ -203,7 +193,7 @@ struct Server::Impl {
       const json tools = chat->tool_choice.kind == ToolChoice::None ? json(nullptr) : chat->tools;
       std::string text;
       try {
-        text = format_chat(chat->messages, tools, chat_options(*model, chat->enable_thinking.value_or(opt.think)));
+        text = format_chat(chat->messages, tools, vkg::chat_options(*model, true, chat->enable_thinking.value_or(opt.think)));
       } catch (const ChatError& e) {
         throw ApiError(400, e.what(), "messages");
       }

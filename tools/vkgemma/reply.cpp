@@ -18,42 +18,17 @@ ReplyPrinter::ReplyPrinter(const Tokenizer& tok, bool show_reasoning, bool print
       show_reasoning_(show_reasoning),
       print_(print),
       parser_([this](const ReplyEvent& e) { on_event(e); }, ReplyParser::Options{.trim = trim}),
-      stops_(std::move(stops)) {}
+      stops_(stops),
+      stop_(std::move(stops)) {}
 
 bool ReplyPrinter::on_token(int32_t id, std::string_view piece) {
   parser_.push_token(tok_, id, piece);
-  return !parser_.ended() && !stopped_;
+  return !parser_.ended() && !stop_.stopped();
 }
 
-namespace {
-/// Position of the earliest stop string in text, or npos.
-size_t find_stop(std::string_view text, const std::vector<std::string>& stops) {
-  size_t cut = std::string_view::npos;
-  for (const std::string& s : stops) cut = std::min(cut, text.find(s));
-  return cut;
-}
-}  // namespace
 
 void ReplyPrinter::content(std::string_view text) {
-  if (stopped_) return;
-  if (stops_.empty()) return write_content(text);
-  held_ += text;
-  if (const size_t cut = find_stop(held_, stops_); cut != std::string::npos) {
-    write_content(std::string_view(held_).substr(0, cut));
-    held_.clear();
-    stopped_ = true;
-    return;
-  }
-  // Hold back the longest tail that is the start of a stop string.
-  size_t keep = 0;
-  for (const std::string& s : stops_)
-    for (size_t k = std::min(s.size() - 1, held_.size()); k > keep; --k)
-      if (std::string_view(held_).ends_with(std::string_view(s).substr(0, k))) {
-        keep = k;
-        break;
-      }
-  write_content(std::string_view(held_).substr(0, held_.size() - keep));
-  held_.erase(0, held_.size() - keep);
+  if (!stop_.stopped()) write_content(stop_.push(text));
 }
 
 void ReplyPrinter::write_content(std::string_view text) {
@@ -96,11 +71,8 @@ void ReplyPrinter::on_event(const ReplyEvent& e) {
 
 ParsedReply ReplyPrinter::finish() {
   ParsedReply r = parser_.finish();
-  if (!stopped_) {  // what was held back was no stop string after all
-    write_content(held_);
-    held_.clear();
-  }
-  if (const size_t cut = find_stop(r.content, stops_); stopped_ && cut != std::string::npos) r.content.resize(cut);
+  write_content(stop_.finish());  // what was held back was no stop string after all (empty once stopped)
+  if (const size_t cut = find_stop(r.content, stops_); stop_.stopped() && cut != std::string::npos) r.content.resize(cut);
   if (print_) {
     end_reasoning();
     for (const std::string& err : r.errors) std::fprintf(stderr, "vkgemma: the model wrote a malformed %s\n", err.c_str());
@@ -162,14 +134,5 @@ nlohmann::json assistant_message(const ParsedReply& reply, size_t first_id) {
   return m;
 }
 
-ChatOptions chat_options(const Model& model, bool add_generation_prompt, bool enable_thinking) {
-  const Tokenizer& tok = model.tokenizer();
-  ChatOptions o;
-  o.add_generation_prompt = add_generation_prompt;
-  o.enable_thinking = enable_thinking;
-  o.bos_token = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
-  o.kind = chat_template_for(model.config().n_ple > 0);
-  return o;
-}
 
 } // namespace vkg::cli

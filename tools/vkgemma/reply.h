@@ -11,6 +11,7 @@
 #include "chat.h"
 #include "chat_stream.h"
 #include "session.h"
+#include "stop_filter.h"
 #include "tokenizer.h"
 
 namespace vkg::cli {
@@ -34,7 +35,7 @@ class ReplyPrinter {
   /// End of the turn: ends open lines, warns (stderr) about malformed tool calls; the parsed turn.
   ParsedReply finish();
   /// A stop string ended the answer.
-  bool stopped() const { return stopped_; }
+  bool stopped() const { return stop_.stopped(); }
 
  private:
   void on_event(const ReplyEvent& e);
@@ -48,8 +49,7 @@ class ReplyPrinter {
   bool in_reasoning_ = false;   // "[reasoning]" printed, "[/reasoning]" not yet
   bool stdout_mid_line_ = false;
   std::vector<std::string> stops_;
-  std::string held_;            // answer text that may begin a stop string
-  bool stopped_ = false;
+  StopFilter stop_;             // the answer text through the stop strings
 };
 
 /// "eog <turn|> (106)", "max_tokens", ... : why generation stopped (and on which token).
@@ -66,8 +66,5 @@ nlohmann::json load_tools(const std::string& path);
 /// tool_calls with ids "call_<first_id + i>", and the reasoning when the turn made tool calls
 /// (the template renders reasoning only for those; for a plain answer it is left out).
 nlohmann::json assistant_message(const ParsedReply& reply, size_t first_id);
-
-/// The template variant and BOS text of a loaded model, as format_chat needs them.
-ChatOptions chat_options(const Model& model, bool add_generation_prompt, bool enable_thinking);
 
 } // namespace vkg::cli
