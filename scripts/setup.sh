@@ -64,6 +64,8 @@ install_missing python3 python3-jinja2
 # `vkgemma serve` (tools/server): Debian's cpp-httplib; its tests drive it with python3's stdlib and
 # with the official `openai` npm package under Node (tests/server.cmake).
 install_missing libcpp-httplib-dev nodejs
+# Image and audio input (host/media): stb_image, libsndfile, libsamplerate, kissfft.
+install_missing libstb-dev libsndfile1-dev libsamplerate0-dev libkissfft-dev
 
 if [ "$mode" = cross-aarch64 ]; then
   cross_aarch64

@@ -21,10 +21,11 @@ ALLOWED = {
     "text": {"format", "runtime:error"},
     "reference": {"model", "format", "runtime:error"},
     "engine": {"model", "text", "format", "runtime"},
+    "media": {"runtime:error"},
     "devtools": {"text", "model", "format", "runtime:error"},
-    "capi": {"engine", "text", "model", "format", "runtime"},
+    "capi": {"engine", "media", "text", "model", "format", "runtime"},
 }
-HOST_MODULES = ["format", "model", "text", "reference", "engine", "devtools"]
+HOST_MODULES = ["format", "model", "text", "reference", "engine", "media", "devtools"]
 
 
 def module_dirs(root: pathlib.Path) -> dict:
