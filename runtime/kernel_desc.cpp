@@ -102,6 +102,7 @@ KernelDesc eltwise(const OpsVariants& v, Eltwise op) {
     case Eltwise::add_scale: return desc("add_scale", 3, sizeof(EltPush), {wg}, 0, "");
     case Eltwise::scale: return desc("scale", 1, sizeof(EltPush), {wg}, 0, "");
     case Eltwise::softcap: return desc("softcap", 1, sizeof(EltPush), {wg}, 0, "");
+    case Eltwise::row_select: return desc("row_select", 3, sizeof(EltPush), {wg}, 0, "");
   }
   throw VkError(ErrorCode::internal, "eltwise: unknown op");
 }

@@ -38,7 +38,7 @@ KernelDesc matmul(const OpsVariants& v, WeightTypeId type, uint32_t T);
 KernelDesc get_rows(const OpsVariants& v, WeightTypeId type);
 
 /// Element-wise kernels (shaders/eltwise.comp).
-enum class Eltwise { gelu_mul, add_scale, scale, softcap };
+enum class Eltwise { gelu_mul, add_scale, scale, softcap, row_select };
 KernelDesc eltwise(const OpsVariants& v, Eltwise op);
 /// rms_norm (add = false) or rms_norm_add.
 KernelDesc rms_norm(const OpsVariants& v, bool add);

@@ -129,6 +129,17 @@ void Ops::scale(CommandList& cl, const BufferRange& x, uint32_t n, float s) {
   cl.dispatch(k, {x}, EltPush{n, n, 0, 0, s}, g.x, g.y);
 }
 
+void Ops::row_select(CommandList& cl, const BufferRange& x, const BufferRange& src, const BufferRange& mask, uint32_t n,
+                     uint32_t rows) {
+  const uint64_t count = uint64_t{n} * rows;
+  if (count == 0) return;
+  require(count < (1ull << 32), "row_select", "too many elements");
+  const uint32_t wg = std::min(kEltWg, v_.max_workgroup_invocations);
+  const Kernel& k = kernel(kernel_descs::eltwise(v_, kernel_descs::Eltwise::row_select));
+  const Grid g = grid_for(ceil_div(count, wg));
+  cl.dispatch(k, {x, src, mask}, EltPush{n, static_cast<uint32_t>(count), 0, 0, 0.0f}, g.x, g.y);
+}
+
 void Ops::softcap(CommandList& cl, const BufferRange& x, uint32_t n, float cap) {
   if (n == 0) return;
   require(cap > 0.0f, "softcap", "cap must be positive");

@@ -187,6 +187,11 @@ class Ops {
   void scale(CommandList& cl, const BufferRange& x, uint32_t n, float scale);
   /// x[i] = cap * tanh(x[i] / cap) for i < n (logit soft-cap).
   void softcap(CommandList& cl, const BufferRange& x, uint32_t n, float cap);
+  /// x[r, :] = src[r, :] for the rows r < rows whose mask[r] (uint32) is non-zero; other rows
+  /// unchanged. x, src: [rows, n] f32. (Soft tokens: image/audio embeddings replace the token
+  /// embeddings of their positions.)
+  void row_select(CommandList& cl, const BufferRange& x, const BufferRange& src, const BufferRange& mask, uint32_t n,
+                  uint32_t rows);
 
   /// Append rows to a KV cache: cache[slot(pos[t]), :] = src[t, :] for t < T, with
   /// slot(p) = p % ring_size (ring_size = capacity for a linear cache). src: [T, row] f32;

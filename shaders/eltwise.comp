@@ -4,6 +4,7 @@
 //   OP_ADD_SCALE out[i] = (a[i] + b[i]) * s
 //   OP_SCALE     a[i] *= s
 //   OP_SOFTCAP   a[i] = s * tanh(a[i] / s)
+//   OP_ROW_SELECT a[r, i] = b[r, i] where mask[r] != 0 (else unchanged), i < n, r < rows
 // 1-D over n * rows elements (2-D grid for large counts). Spec constant 0: workgroup size.
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0) in;
@@ -11,6 +12,9 @@ layout(std430, binding = 0) buffer A { float a[]; };
 #if OP_GELU_MUL || OP_ADD_SCALE
 layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) writeonly buffer O { float o[]; };
+#elif OP_ROW_SELECT
+layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(std430, binding = 2) readonly buffer M { uint mask[]; };
 #endif
 layout(push_constant) uniform Push {
   uint n;         // elements per row
@@ -33,5 +37,7 @@ void main() {
   a[i] = a[i] * pc.s;
 #elif OP_SOFTCAP
   a[i] = pc.s * tanh_stable(a[i] / pc.s);
+#elif OP_ROW_SELECT
+  if (mask[i / pc.n] != 0u) a[i] = b[i];
 #endif
 }

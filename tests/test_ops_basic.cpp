@@ -32,7 +32,7 @@ double max_rel(const std::vector<float>& got, const std::vector<float>& want, do
 
 } // namespace
 
-TEST_CASE("element-wise ops: gelu_mul, add_scale, scale, softcap") {
+TEST_CASE("element-wise ops: gelu_mul, add_scale, scale, softcap, row_select") {
   ValidationGuard guard;
   for (auto mode : kModes) {
     ForcedCaps forced(mode);
@@ -65,6 +65,17 @@ TEST_CASE("element-wise ops: gelu_mul, add_scale, scale, softcap") {
     auto xc = x;
     ref::softcap(xc.data(), m, 30.0f);
     CHECK(max_rel(from_device<float>(cb, m), xc, 1e-6) <= 2e-6);
+
+    // row_select: rows 1, 4 and 5 of 7 replaced (a soft-token span and a lone row).
+    const uint32_t rn = 333, rr = 7;
+    auto rx = random_floats(rn * rr, 5), rs = random_floats(rn * rr, 6);
+    const std::vector<uint32_t> mask{0, 1, 0, 0, 7, 1, 0};
+    Buffer rxb = to_device(rx), rsb = to_device(rs), rmb = to_device(mask);
+    run([&](CommandList& cl) { ops.row_select(cl, rxb, rsb, rmb, rn, rr); });
+    auto rw = rx;
+    ref::row_select(rw.data(), rs.data(), mask.data(), rn, rr);
+    CHECK(rw != rx);
+    CHECK(from_device<float>(rxb, rn * rr) == rw);
   }
 }
 

@@ -21,6 +21,9 @@ namespace vkg {
 /// Activation buffers for batches of up to T = max_batch tokens ("[T, N]" = T rows of N floats).
 struct Gemma4Forward::Scratch {
   Buffer ids[PlePager::kSlots], pos[PlePager::kSlots];  // int32 [T], host-visible, per PLE slot
+  // ForwardOptions::soft_tokens: f32 [T, n_embd] rows replacing the token embeddings where
+  // soft_mask (uint32 [T]) is non-zero; host-visible, per PLE slot.
+  Buffer soft[PlePager::kSlots], soft_mask[PlePager::kSlots];
   // RoPE cos/sin tables, f32 [T, n_rot/2, 2], host-visible, per PLE slot and rope kind (sliding,
   // full), rewritten with the positions before each step (runtime/rope_table.h).
   std::vector<Buffer> rope[PlePager::kSlots];
@@ -86,7 +89,7 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
                   e.result);
   }
   const uint32_t T = opts_.max_batch, R = opts_.max_logit_rows;
-  const ScratchSizes z = scratch_sizes(c, T, R, opts_.n_ctx, *ops_);
+  const ScratchSizes z = scratch_sizes(c, T, R, opts_.n_ctx, *ops_, opts_.soft_tokens);
   {
     const ArenaScope scope(*arena);
     kv_ = std::make_unique<KvCache>(dev, c, opts_.n_ctx, opts_.max_batch, ops_->kv_type());
@@ -101,6 +104,10 @@ Gemma4Forward::Gemma4Forward(Device& dev, const Gemma4Model& model, const Device
       s_->ids[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
       s_->pos[i] = Buffer(dev, z.ids, MemoryUsage::Upload);
       for (uint64_t bytes : z.rope) s_->rope[i].emplace_back(dev, bytes, MemoryUsage::Upload);
+      if (opts_.soft_tokens) {
+        s_->soft[i] = Buffer(dev, z.soft, MemoryUsage::Upload);
+        s_->soft_mask[i] = Buffer(dev, z.soft_mask, MemoryUsage::Upload);
+      }
     }
     s_->iota = dbuf(z.iota);
     s_->x = dbuf(z.x);
@@ -150,27 +157,47 @@ Gemma4Forward::~Gemma4Forward() {
   }
 }
 
-void Gemma4Forward::check_tokens(std::span<const int32_t> tokens) const {
+void Gemma4Forward::check_tokens(std::span<const int32_t> tokens, std::span<const float> soft) const {
   const auto& c = model_.config;
   if (tokens.empty()) throw Error(ErrorCode::bad_input, "nothing to evaluate: no tokens");
   if (uint64_t(n_past_) + tokens.size() > opts_.n_ctx)
     throw Error(ErrorCode::bad_input, fmt::format("{} tokens at position {} do not fit the context of {} tokens", tokens.size(),
                                          n_past_, opts_.n_ctx));
-  for (int32_t id : tokens)
-    if (id < 0 || static_cast<uint32_t>(id) >= c.n_vocab)
+  uint64_t n_soft = 0;
+  for (int32_t id : tokens) {
+    if (id < 0) {
+      ++n_soft;
+      continue;
+    }
+    if (static_cast<uint32_t>(id) >= c.n_vocab)
       throw Error(ErrorCode::bad_input, fmt::format("token id {} is outside the vocabulary (n_vocab {})", id, c.n_vocab));
+  }
+  if (n_soft && !opts_.soft_tokens)
+    throw Error(ErrorCode::bad_input, "the prompt has soft-token positions (image/audio) but the session was created "
+                                      "without soft-token support (no mmproj loaded)");
+  if (n_soft * c.n_embd != soft.size())
+    throw Error(ErrorCode::bad_input, fmt::format("the prompt has {} soft-token positions but {} embedding rows of {} were "
+                                                  "given", n_soft, soft.size() / std::max(1u, c.n_embd), c.n_embd));
 }
 
+namespace {
+uint32_t count_soft(std::span<const int32_t> tokens) {
+  return static_cast<uint32_t>(std::count_if(tokens.begin(), tokens.end(), [](int32_t id) { return id < 0; }));
+}
+}  // namespace
+
 void Gemma4Forward::eval_top_k(std::span<const int32_t> tokens, uint32_t k, std::vector<int32_t>& ids,
-                               std::vector<float>& vals) {
-  check_tokens(tokens);
+                               std::vector<float>& vals, std::span<const float> soft) {
+  check_tokens(tokens, soft);
   k = std::min(k, model_.config.n_vocab);
   if (k == 0 || k > kMaxTopK) throw Error(ErrorCode::bad_input, fmt::format("top-k of {} (1..{})", k, kMaxTopK));
   const uint32_t n = static_cast<uint32_t>(tokens.size());
   for (uint32_t done = 0; done < n; done += opts_.max_batch) {
     const uint32_t T = std::min(opts_.max_batch, n - done);
     const bool last = done + T == n;
-    step(tokens.subspan(done, T), n_past_ + done, last ? 1 : 0, nullptr, last ? k : 0);
+    const auto part = tokens.subspan(done, T);
+    step(part, n_past_ + done, last ? 1 : 0, nullptr, last ? k : 0, soft.data());
+    soft = soft.subspan(size_t(count_soft(part)) * model_.config.n_embd);
   }
   n_past_ += n;
   compute_.finish();
@@ -187,9 +214,10 @@ void Gemma4Forward::eval_top_k(std::span<const int32_t> tokens, uint32_t k, std:
   }
 }
 
-void Gemma4Forward::eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
+void Gemma4Forward::eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits,
+                         std::span<const float> soft) {
   const auto& c = model_.config;
-  check_tokens(tokens);
+  check_tokens(tokens, soft);
   const uint32_t n = static_cast<uint32_t>(tokens.size());
   logits.assign(size_t(all_logits ? n : 1) * c.n_vocab, 0.0f);
   const uint32_t chunk = all_logits ? opts_.max_logit_rows : opts_.max_batch;
@@ -197,7 +225,9 @@ void Gemma4Forward::eval(std::span<const int32_t> tokens, bool all_logits, std::
     const uint32_t T = std::min(chunk, n - done);
     const bool last = done + T == n;
     float* out = all_logits ? logits.data() + size_t(done) * c.n_vocab : (last ? logits.data() : nullptr);
-    step(tokens.subspan(done, T), n_past_ + done, all_logits ? T : (last ? 1 : 0), out);
+    const auto part = tokens.subspan(done, T);
+    step(part, n_past_ + done, all_logits ? T : (last ? 1 : 0), out, 0, soft.data());
+    soft = soft.subspan(size_t(count_soft(part)) * c.n_embd);
   }
   n_past_ += n;
   compute_.finish();
@@ -212,12 +242,35 @@ bool Gemma4Forward::truncate(uint32_t n) {
 }
 
 void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_t logit_rows, float* logits_out,
-                         uint32_t top_k) {
+                         uint32_t top_k, const float* soft) {
   const uint32_t T = static_cast<uint32_t>(tokens.size());
   collect_timing(1);  // the lists and PLE slot of two steps ago are about to be reused
-  PlePager::Ticket ticket = pager_->stage(tokens);
+  // Soft-token positions (negative ids) read token 0's rows: its PLE row is the one Gemma 4 uses
+  // there (MULTIMODAL.md 4.3), its embedding row is replaced by the soft row below.
+  const bool has_soft = count_soft(tokens) > 0;
+  std::vector<int32_t> ids_storage;
+  if (has_soft) {
+    ids_storage.assign(tokens.begin(), tokens.end());
+    for (int32_t& id : ids_storage) id = std::max(id, 0);
+  }
+  const std::span<const int32_t> ids = has_soft ? std::span<const int32_t>(ids_storage) : tokens;
+  PlePager::Ticket ticket = pager_->stage(ids);
   const uint32_t slot = ticket.slot;
-  std::memcpy(s_->ids[slot].mapped(), tokens.data(), T * 4);
+  std::memcpy(s_->ids[slot].mapped(), ids.data(), T * 4);
+  if (has_soft) {
+    const uint32_t n_embd = model_.config.n_embd;
+    auto* mask = reinterpret_cast<uint32_t*>(s_->soft_mask[slot].mapped());
+    auto* rows = reinterpret_cast<float*>(s_->soft[slot].mapped());
+    for (uint32_t t = 0; t < T; ++t) {
+      mask[t] = tokens[t] < 0 ? 1u : 0u;
+      if (tokens[t] < 0) {
+        std::memcpy(rows + size_t(t) * n_embd, soft, size_t(n_embd) * 4);
+        soft += n_embd;
+      }
+    }
+    s_->soft_mask[slot].flush();
+    s_->soft[slot].flush();
+  }
   auto* pos = reinterpret_cast<int32_t*>(s_->pos[slot].mapped());
   for (uint32_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
   s_->ids[slot].flush();
@@ -226,7 +279,7 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
     rope_table({pos, T}, s_->rope_inv_freq[k], reinterpret_cast<float*>(s_->rope[slot][k].mapped()));
     s_->rope[slot][k].flush();
   }
-  std::vector<Segment>& segments = recording(T, slot, logit_rows, top_k);
+  std::vector<Segment>& segments = recording(T, slot, logit_rows, top_k, has_soft);
   uint64_t v = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     const Segment& seg = segments[i];
@@ -255,8 +308,8 @@ void Gemma4Forward::step(std::span<const int32_t> tokens, uint32_t pos0, uint32_
 }
 
 std::vector<Gemma4Forward::Segment>& Gemma4Forward::recording(uint32_t T, uint32_t slot, uint32_t logit_rows,
-                                                              uint32_t top_k) {
-  auto key = std::make_tuple(T, slot, logit_rows, top_k);
+                                                              uint32_t top_k, bool soft) {
+  auto key = std::make_tuple(T, slot, logit_rows, top_k, soft);
   auto it = lists_.find(key);
   if (it != lists_.end()) return it->second;
   if (lists_.size() >= 16) {  // bound the cache (prefill tails of many sizes)
@@ -278,7 +331,7 @@ std::vector<Gemma4Forward::Segment>& Gemma4Forward::recording(uint32_t T, uint32
     return segments.back().cl.get();
   };
   CommandList* cl = open(-1);
-  record_head(*cl, T, slot);
+  record_head(*cl, T, slot, soft);
   for (uint32_t l = 0; l < n_layer; ++l) {
     if (l >= first_streamed) {
       cl->timestamp(kTsEnd);
@@ -339,7 +392,7 @@ void Gemma4Forward::collect_timing(size_t keep) {
   }
 }
 
-void Gemma4Forward::record_head(CommandList& cl, uint32_t T, uint32_t slot) {
+void Gemma4Forward::record_head(CommandList& cl, uint32_t T, uint32_t slot, bool soft) {
   const auto& c = model_.config;
   Ops& op = *ops_;
   const float eps = c.rms_eps;
@@ -350,6 +403,10 @@ void Gemma4Forward::record_head(CommandList& cl, uint32_t T, uint32_t slot) {
   // Per-layer inputs, once for all layers.                              pt, ple: [T, n_layer * n_ple]
   op.get_rows(cl, pager_->rows(slot), s_->iota, s_->pt, T, std::sqrt(float(c.n_ple)));
   sync(cl, "get_rows");
+  if (soft) {  // image/audio embeddings as they are (no sqrt(n_embd) scale, MULTIMODAL.md 4.2)
+    op.row_select(cl, s_->x, s_->soft[slot], s_->soft_mask[slot], c.n_embd, T);
+    sync(cl, "row_select");
+  }
   op.matmul(cl, w_.per_layer_model_proj, s_->x, s_->ple, T);
   sync(cl, "matmul.per_layer_model_proj");
   op.scale(cl, s_->ple, T * n_ple_all, 1.0f / std::sqrt(float(c.n_embd)));

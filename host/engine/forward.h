@@ -46,18 +46,28 @@ class Gemma4Forward {
 
   /// Evaluate tokens at positions n_past() .. n_past()+n-1 (in chunks of max_batch).
   /// logits receives [n, n_vocab] (all_logits) or [1, n_vocab] (the last token's) floats.
-  /// Errors: std::runtime_error when the tokens would run past n_ctx ("prompt of N tokens does not
-  /// fit the context of C") or an id is outside the vocabulary; nothing is evaluated then.
-  void eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
+  /// Soft tokens (image/audio, needs ForwardOptions::soft_tokens): a negative id marks a position
+  /// whose input embedding is the next row of `soft` ([n_negative, n_embd] f32, used as is: no
+  /// sqrt(n_embd) scale) and whose per-layer embedding is token 0's row (MULTIMODAL.md 4.2-4.3);
+  /// attention stays causal (Hugging Face's E2B/E4B behaviour).
+  /// Errors: Error(bad_input) when the tokens would run past n_ctx ("N tokens at position P do not
+  /// fit the context of C tokens"), an id is outside the vocabulary, or the soft rows do not
+  /// match the negative ids; nothing is evaluated then.
+  void eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits,
+            std::span<const float> soft = {});
   /// Evaluate like eval() but select the last token's k best logits on the device (argmax for
   /// k = 1) and read back only those: ids and values, best first (ties: lower id first).
   /// k <= kMaxTopK. Used for greedy and top-k sampling (1 MB less traffic per token at E2B size).
   static constexpr uint32_t kMaxTopK = kMaxDeviceTopK;
-  void eval_top_k(std::span<const int32_t> tokens, uint32_t k, std::vector<int32_t>& ids, std::vector<float>& vals);
+  void eval_top_k(std::span<const int32_t> tokens, uint32_t k, std::vector<int32_t>& ids, std::vector<float>& vals,
+                  std::span<const float> soft = {});
   /// Hint: the next eval() starts with these tokens. Their PLE rows are gathered on the pager's
   /// host thread meanwhile (decode: call it as soon as the next token is sampled).
   void prefetch(std::span<const int32_t> tokens) {
-    pager_->prefetch(tokens.first(std::min<size_t>(tokens.size(), opts_.max_batch)));
+    tokens = tokens.first(std::min<size_t>(tokens.size(), opts_.max_batch));
+    for (int32_t id : tokens)
+      if (id < 0) return;  // soft tokens: staged by eval itself
+    pager_->prefetch(tokens);
   }
   /// Forget everything evaluated (positions restart at 0).
   void reset() { n_past_ = 0; }
@@ -92,17 +102,17 @@ class Gemma4Forward {
 
  private:
   struct Scratch;
-  void check_tokens(std::span<const int32_t> tokens) const;
+  void check_tokens(std::span<const int32_t> tokens, std::span<const float> soft) const;
   void step(std::span<const int32_t> tokens, uint32_t pos0, uint32_t logit_rows, float* logits_out,
-            uint32_t top_k = 0);
+            uint32_t top_k = 0, const float* soft = nullptr);
   /// A step is one command list, or with layer streaming one for the resident part and one per
   /// streamed layer (submitted as that layer's weights arrive).
   struct Segment {
     std::unique_ptr<CommandList> cl;
     int32_t layer = -1;  // the streamed layer this list computes, or -1
   };
-  std::vector<Segment>& recording(uint32_t T, uint32_t slot, uint32_t logit_rows, uint32_t top_k);
-  void record_head(CommandList& cl, uint32_t T, uint32_t slot);
+  std::vector<Segment>& recording(uint32_t T, uint32_t slot, uint32_t logit_rows, uint32_t top_k, bool soft);
+  void record_head(CommandList& cl, uint32_t T, uint32_t slot, bool soft);
   void record_tail(CommandList& cl, uint32_t T, uint32_t logit_rows, uint32_t top_k);
   void record_layer(CommandList& cl, uint32_t l, uint32_t T, uint32_t slot);
   void sync(CommandList& cl, const char* label);  // barrier (+ timestamp when profiling)
@@ -130,7 +140,7 @@ class Gemma4Forward {
   std::unique_ptr<PlePager> pager_;
   std::unique_ptr<LayerStreamer> streamer_;  // destroyed before compute_
   std::unique_ptr<Scratch> s_;
-  std::map<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>, std::vector<Segment>> lists_;
+  std::map<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, bool>, std::vector<Segment>> lists_;
   uint32_t n_past_ = 0;
   uint64_t session_bytes_ = 0;
   ForwardStats stats_;

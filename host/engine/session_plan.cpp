@@ -28,7 +28,8 @@ RopeKinds rope_kinds(const Gemma4Config& c) {
   return r;
 }
 
-ScratchSizes scratch_sizes(const Gemma4Config& c, uint32_t T, uint32_t R, uint32_t n_ctx, const Ops& ops) {
+ScratchSizes scratch_sizes(const Gemma4Config& c, uint32_t T, uint32_t R, uint32_t n_ctx, const Ops& ops,
+                           bool soft_tokens) {
   uint32_t hd_max = 0, n_head = 0, n_kv = 0, n_ff = 0;
   for (const auto& L : c.layers) {
     hd_max = std::max(hd_max, L.head_dim);
@@ -51,6 +52,10 @@ ScratchSizes scratch_sizes(const Gemma4Config& c, uint32_t T, uint32_t R, uint32
   z.topk = kMaxDeviceTopK * 4;
   z.ops = at_least16(ops.scratch_bytes(T, n_head, hd_max, n_ctx, c.n_vocab));
   for (const auto& k : rope_kinds(c).kinds) z.rope.push_back(at_least16(rope_table_bytes(T, k.n_rot)));
+  if (soft_tokens) {
+    z.soft = z.x;
+    z.soft_mask = at_least16(T * 4ull);
+  }
   return z;
 }
 
@@ -77,10 +82,14 @@ std::vector<BufferRequest> session_requests(const Gemma4Model& m, const ForwardO
     const std::vector<BufferRequest> w = window_buffers(window_slot, staging);
     out.insert(out.end(), w.begin(), w.end());
   }
-  const ScratchSizes z = scratch_sizes(c, opts.max_batch, opts.max_logit_rows, opts.n_ctx, ops);
+  const ScratchSizes z = scratch_sizes(c, opts.max_batch, opts.max_logit_rows, opts.n_ctx, ops, opts.soft_tokens);
   for (uint32_t i = 0; i < PlePager::kSlots; ++i) {
     add(2, z.ids, MemoryUsage::Upload);                           // ids, pos
     for (uint64_t bytes : z.rope) add(1, bytes, MemoryUsage::Upload);  // RoPE cos/sin tables per kind
+    if (opts.soft_tokens) {
+      add(1, z.soft, MemoryUsage::Upload);                        // soft-token rows
+      add(1, z.soft_mask, MemoryUsage::Upload);                   // which rows are soft
+    }
   }
   add(1, z.iota, MemoryUsage::Device);
   add(3, z.x, MemoryUsage::Device);                               // x, h, o

@@ -27,6 +27,10 @@ struct ForwardOptions {
   // Matrix-vector kernel: -1 as the device's variants select (split-K on GPUs), 0 a row per
   // invocation, 1 split-K (OpsVariants::matvec_split_k; for comparisons and tests).
   int matvec_split_k = -1;
+  // Soft tokens (image/audio embeddings in place of token embeddings, Gemma4Forward::eval's soft
+  // rows): two host-visible buffers per PLE slot ([max_batch, n_embd] f32 rows and a [max_batch]
+  // mask). Off for text-only sessions (eval then refuses soft rows).
+  bool soft_tokens = false;
 };
 
 /// Most candidates the device's top-k selection returns (Gemma4Forward::eval_top_k).
@@ -48,17 +52,19 @@ RopeKinds rope_kinds(const Gemma4Config& c);
 /// Byte sizes of the Scratch buffers for batches of T tokens and R logit rows.
 struct ScratchSizes {
   uint64_t ids, iota, x, q, kv, g, pt, gp, xl, logits, topk, ops;
+  uint64_t soft = 0, soft_mask = 0;  // per PLE slot, host-visible; 0 without ForwardOptions::soft_tokens
   std::vector<uint64_t> rope;  // per rope kind
   /// Device bytes of all scratch buffers (ids/pos/rope tables per PLE slot, x/h/o, k/v, g/u, pt/ple ...).
   uint64_t total() const {
     uint64_t r = 0;
     for (uint64_t b : rope) r += b;
-    return PlePager::kSlots * (2 * ids + r) + iota + 3 * x + 2 * q + 2 * kv + 2 * g + 2 * pt + gp + xl + logits +
+    return PlePager::kSlots * (2 * ids + r + soft + soft_mask) + iota + 3 * x + 2 * q + 2 * kv + 2 * g + 2 * pt + gp + xl + logits +
            2 * topk + ops;
   }
 };
 
-ScratchSizes scratch_sizes(const Gemma4Config& c, uint32_t T, uint32_t R, uint32_t n_ctx, const Ops& ops);
+ScratchSizes scratch_sizes(const Gemma4Config& c, uint32_t T, uint32_t R, uint32_t n_ctx, const Ops& ops,
+                           bool soft_tokens = false);
 
 /// Options as a session uses them: max_batch in 1..n_ctx, max_logit_rows in 1..max_batch.
 ForwardOptions clamp_session_options(ForwardOptions o);

@@ -144,6 +144,11 @@ void softcap(float* x, uint32_t n, float cap) {
   for (uint32_t i = 0; i < n; ++i) x[i] = static_cast<float>(cap * std::tanh(static_cast<double>(x[i]) / cap));
 }
 
+void row_select(float* x, const float* src, const uint32_t* mask, uint32_t n, uint32_t rows) {
+  for (uint32_t r = 0; r < rows; ++r)
+    if (mask[r]) std::copy(src + size_t(r) * n, src + size_t(r + 1) * n, x + size_t(r) * n);
+}
+
 void kv_store(const float* src, float* cache, const int32_t* pos, uint32_t T, uint32_t row, uint32_t ring_size) {
   for (uint32_t t = 0; t < T; ++t) {
     const size_t slot = static_cast<uint32_t>(pos[t]) % ring_size;

@@ -59,6 +59,8 @@ void add_scale(const float* a, const float* b, float* out, uint32_t n, float sca
 void scale(float* x, uint32_t n, float s);
 /// x[i] = cap * tanh(x[i] / cap).
 void softcap(float* x, uint32_t n, float cap);
+/// x[r, :] = src[r, :] for rows with mask[r] != 0 (x, src: [rows, n]).
+void row_select(float* x, const float* src, const uint32_t* mask, uint32_t n, uint32_t rows);
 
 /// cache[(pos[t] % ring_size) * row + :] = src[t, :] for t < T (float cache).
 void kv_store(const float* src, float* cache, const int32_t* pos, uint32_t T, uint32_t row, uint32_t ring_size);

@@ -68,6 +68,24 @@ inline std::vector<uint8_t> rewrite_gguf(const GgufFile& f, const std::set<std::
   return out;
 }
 
+/// f rewritten with its keys, without the tensors in `drop_tensors`, plus F32 tensors `extra`
+/// (name -> values, 1-D) appended. E.g. a golden file missing a tensor, or with an unknown one.
+inline std::vector<uint8_t> rewrite_gguf_tensors(const GgufFile& f, const std::set<std::string>& drop_tensors,
+                                                 const std::vector<std::pair<std::string, std::vector<float>>>& extra = {}) {
+  GgufWriter w;
+  for (const GgufKv& kv : f.kvs()) copy_kv(f, kv, w);
+  for (const GgufTensorInfo& t : f.tensors())
+    if (!drop_tensors.count(t.name)) w.add_tensor(t.name, t.type, std::span<const uint64_t>(t.ne.data(), t.n_dims));
+  for (const auto& [name, v] : extra) w.add_tensor(name, GgmlType::F32, {uint64_t(v.size())});
+  std::vector<uint8_t> out;
+  w.begin(out);
+  for (const GgufTensorInfo& t : f.tensors())
+    if (!drop_tensors.count(t.name)) w.write(t.data, static_cast<size_t>(t.n_bytes));
+  for (const auto& [name, v] : extra) w.write(v.data(), v.size() * 4);
+  w.finish();
+  return out;
+}
+
 /// Deterministic bytes (xorshift), so tests never depend on a global RNG.
 inline void fill_pseudo_random(uint8_t* p, size_t n, uint64_t seed) {
   uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
