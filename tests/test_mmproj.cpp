@@ -5,7 +5,11 @@
 #include "gguf.h"
 #include "gguf_fixture.h"
 #include "golden.h"
+#include "media_prompt.h"
 #include "mmproj.h"
+#include "gguf_vocab.h"
+#include "tokenizer.h"
+#include <set>
 
 using namespace vkg;
 
@@ -127,4 +131,55 @@ TEST_CASE("an mmproj for another width is refused before anything is allocated")
                        ModelError);
   text.n_embd = 64;
   CHECK_NOTHROW(check_mmproj_fits(mm, text, "mm.gguf"));
+}
+
+TEST_CASE("media prompt: the golden chat prompts tokenize as llama.cpp's mtmd does") {
+  VKG_REQUIRE_SHARED();
+  for (const char* name : {"vision_gelu_tanh", "audio_1s"}) {
+    CAPTURE(name);
+    const auto dir = vkg::test::shared_dir() / "golden" / "mm" / name;
+    GgufFile f = GgufFile::open(dir / "model.gguf");
+    const Tokenizer tok(read_vocab(f));
+    const MediaTokens ids = find_media_tokens(tok);
+    CHECK(ids.image_begin == 505);
+    CHECK(ids.audio_begin == 506);
+    CHECK(ids.image_end == 509);
+    CHECK(ids.audio_end == 510);
+    auto tj = nlohmann::json::parse(std::ifstream(dir / "tokens.json"));
+    const auto want = tj.at("tokens").get<std::vector<int32_t>>();
+    const std::string prompt = tj.at("prompt").get<std::string>();
+    SoftEmbeddings item;
+    item.kind = std::string(name).starts_with("audio") ? MediaKind::Audio : MediaKind::Image;
+    item.n_embd = 64;
+    item.n_tokens = static_cast<uint32_t>(std::count(want.begin(), want.end(), -1));
+    item.rows.resize(size_t(item.n_tokens) * 64);
+    for (size_t i = 0; i < item.rows.size(); ++i) item.rows[i] = float(i);
+    item.hash = 42;
+    const MediaPrompt p = tokenize_media_prompt(tok, prompt, std::span(&item, 1), ids, /*add_bos=*/true);
+    REQUIRE(p.tokens.size() == want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      CAPTURE(i);
+      if (want[i] < 0) {
+        CHECK(p.tokens[i] < 0);
+      } else {
+        CHECK(p.tokens[i] == want[i]);
+      }
+    }
+    CHECK(p.soft == item.rows);
+    // Distinct ids inside an item; the same item gives the same ids, another hash other ids.
+    std::set<int32_t> soft_ids(p.tokens.begin(), p.tokens.end());
+    CHECK(std::count_if(soft_ids.begin(), soft_ids.end(), [](int32_t v) { return v < 0; }) == item.n_tokens);
+    SoftEmbeddings other = item;
+    other.hash = 43;
+    const MediaPrompt q = tokenize_media_prompt(tok, prompt, std::span(&other, 1), ids, true);
+    const size_t first_soft = std::find(want.begin(), want.end(), -1) - want.begin();
+    CHECK(q.tokens[first_soft] != p.tokens[first_soft]);
+    CHECK(tokenize_media_prompt(tok, prompt, std::span(&item, 1), ids, true).tokens == p.tokens);
+    // Rows of a suffix: everything after the soft span has none left.
+    CHECK(soft_rows_from(p.tokens, first_soft + 1, p.soft, 64).size() == p.soft.size() - 64);
+    CHECK(soft_rows_from(p.tokens, p.tokens.size() - 1, p.soft, 64).empty());
+    // Markers and items must agree.
+    CHECK_THROWS_WITH_AS(tokenize_media_prompt(tok, prompt, {}, ids, true),
+                         "the prompt has 1 media marker (<__media__>) but 0 image/audio inputs were given", Error);
+  }
 }

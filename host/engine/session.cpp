@@ -29,7 +29,7 @@ Session::Session(const Model& model, SessionOptions opts)
     : model_(model),
       fwd_(model.device(), model.gemma(), model.weights(),
            ForwardOptions{.n_ctx = opts.n_ctx, .max_batch = opts.max_batch, .force_staging = opts.force_staging,
-                          .matvec_split_k = opts.matvec_split_k}) {}
+                          .matvec_split_k = opts.matvec_split_k, .soft_tokens = opts.soft_tokens}) {}
 
 std::vector<int32_t> Session::tokenize(std::string_view text, bool parse_special, int add_bos) const {
   const auto& tok = model_.tokenizer();
@@ -37,9 +37,9 @@ std::vector<int32_t> Session::tokenize(std::string_view text, bool parse_special
   return tok.encode(text, bos, parse_special);
 }
 
-const std::vector<float>& Session::prefill(std::span<const int32_t> tokens) {
+const std::vector<float>& Session::prefill(std::span<const int32_t> tokens, std::span<const float> soft) {
   const auto t0 = std::chrono::steady_clock::now();
-  fwd_.eval(tokens, false, logits_);
+  fwd_.eval(tokens, false, logits_, soft);
   record_prompt(tokens, ms_since(t0));
   return logits_;
 }
@@ -64,25 +64,26 @@ uint32_t device_candidates(const SamplerParams& p) {
 }  // namespace
 
 GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& opts,
-                                 const TokenCallback& on_token) {
+                                 const TokenCallback& on_token, std::span<const float> soft) {
   if (prompt.empty()) throw Error(ErrorCode::bad_input, "the prompt is empty (no tokens)");
   if (uint64_t(fwd_.n_past()) + prompt.size() > fwd_.n_ctx())
     throw Error(ErrorCode::bad_input, fmt::format("prompt of {} tokens does not fit the context of {} tokens ({} already used)",
                                          prompt.size(), fwd_.n_ctx(), fwd_.n_past()));
   const auto& tok = model_.tokenizer();
   Sampler sampler(opts.sampler);
-  for (int32_t id : prompt) sampler.accept(id);
+  for (int32_t id : prompt)
+    if (id >= 0) sampler.accept(id);  // soft tokens (images, audio) are not text
   const uint32_t k = opts.device_select && !opts.ignore_eos ? device_candidates(opts.sampler) : 0;
   std::vector<int32_t> cand_ids;
   std::vector<float> cand_vals;
   std::vector<Candidate> cands;
   // Evaluate tokens and leave what the sampler needs: full logits, or k device-selected candidates.
-  auto evaluate = [&](std::span<const int32_t> toks) {
+  auto evaluate = [&](std::span<const int32_t> toks, std::span<const float> rows) {
     if (k == 0) {
-      fwd_.eval(toks, false, logits_);
+      fwd_.eval(toks, false, logits_, rows);
       return;
     }
-    fwd_.eval_top_k(toks, k, cand_ids, cand_vals);
+    fwd_.eval_top_k(toks, k, cand_ids, cand_vals, rows);
     cands.resize(k);
     for (uint32_t i = 0; i < k; ++i) cands[i] = {cand_ids[i], k == 1 ? 0.0f : cand_vals[i]};
   };
@@ -96,7 +97,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   };
   {
     const auto t0 = std::chrono::steady_clock::now();
-    evaluate(prompt);
+    evaluate(prompt, soft);
     record_prompt(prompt, ms_since(t0));
   }
 
@@ -129,7 +130,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
       break;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    evaluate(std::span<const int32_t>(&id, 1));
+    evaluate(std::span<const int32_t>(&id, 1), {});
     history_.push_back(id);
     stats_.decode_ms += ms_since(t0);
     stats_.generated_tokens++;

@@ -22,6 +22,7 @@ struct SessionOptions {
   uint32_t max_batch = 512;    // prefill chunk
   bool force_staging = false;  // PLE rows through staging + transfer queue even on UMA
   int matvec_split_k = -1;     // ForwardOptions::matvec_split_k (-1: the device's choice)
+  bool soft_tokens = false;    // ForwardOptions::soft_tokens: prompts may hold images/audio (media_prompt.h)
 };
 
 struct GenerateOptions {
@@ -74,11 +75,13 @@ class Session {
   std::vector<int32_t> tokenize(std::string_view text, bool parse_special = true, int add_bos = -1) const;
 
   /// Evaluate prompt tokens (appended to the history) and return the last token's logits.
-  const std::vector<float>& prefill(std::span<const int32_t> tokens);
+  /// soft: the rows of the negative (soft) ids in tokens (Gemma4Forward::eval, media_prompt.h).
+  const std::vector<float>& prefill(std::span<const int32_t> tokens, std::span<const float> soft = {});
   /// Prefill `prompt` then sample up to n_predict tokens, streaming them to on_token. Stops at an
   /// end-of-generation token (the tokenizer's eos / eog ids), n_predict, or a full context.
   /// Errors: std::runtime_error when the prompt does not fit the context (nothing evaluated).
-  GenerateResult generate(std::span<const int32_t> prompt, const GenerateOptions& opts, const TokenCallback& on_token);
+  GenerateResult generate(std::span<const int32_t> prompt, const GenerateOptions& opts, const TokenCallback& on_token,
+                          std::span<const float> soft = {});
 
   /// Forget the history (KV positions restart at 0); statistics are kept.
   void reset();
