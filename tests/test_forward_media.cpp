@@ -10,6 +10,7 @@
 #include "golden.h"
 #include "gpu.h"
 #include "gguf.h"
+#include "reference.h"
 
 using namespace vkg;
 using vkg::test::device;
@@ -107,4 +108,18 @@ TEST_CASE("soft tokens: refused without soft-token support, or when rows and pos
   CHECK(fwd.n_past() == 0);  // nothing evaluated
   CHECK_NOTHROW(fwd.eval(c.tokens, false, logits, c.soft));
   CHECK(fwd.n_past() == c.tokens.size());
+}
+
+TEST_CASE("soft tokens: the CPU reference twin matches the float64 reference logits") {
+  VKG_REQUIRE_SHARED();
+  const MediaCase c = load_case("vision_gelu_tanh");
+  GgufFile f = GgufFile::open(c.dir / "model.gguf");
+  const Gemma4Model m = load_gemma4(f);
+  ReferenceModel ref(m);
+  auto st = ref.new_state(256);
+  const auto got = ref.eval(st, c.tokens, true, nullptr, c.soft);
+  const auto d = vkg::test::compare_logits(got, c.logits_ref, m.config.n_vocab);
+  MESSAGE(fmt::format("CPU reference: max|diff| {:.2e}", d.max_abs));
+  CHECK(d.max_abs <= 1e-3 * d.max_ref);
+  CHECK(d.argmax_mismatch == 0);
 }

@@ -144,7 +144,7 @@ void ReferenceModel::matmul(const GgufTensorInfo& W, const float* X, float* Y, u
 }
 
 std::vector<float> ReferenceModel::eval(ReferenceState& st, std::span<const int32_t> tokens, bool all_logits,
-                                        const ReferenceTrace* trace) const {
+                                        const ReferenceTrace* trace, std::span<const float> soft) const {
   const Gemma4Config& c = model_.config;
   const Gemma4Weights& w = model_.weights;
   check_state(st);
@@ -153,10 +153,21 @@ std::vector<float> ReferenceModel::eval(ReferenceState& st, std::span<const int3
     throw ReferenceError(fmt::format("reference eval: context overflow: {} tokens at positions {}..{} do not fit "
                                      "in a context of {} positions ({} already used)", tokens.size(), st.n_past,
                                      st.n_past + tokens.size() - 1, st.n_ctx, st.n_past));
-  for (size_t i = 0; i < tokens.size(); ++i)
-    if (tokens[i] < 0 || static_cast<uint32_t>(tokens[i]) >= c.n_vocab)
+  size_t n_soft = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0) {
+      ++n_soft;
+      continue;
+    }
+    if (static_cast<uint32_t>(tokens[i]) >= c.n_vocab)
       throw ReferenceError(fmt::format("reference eval: token {} at index {} is outside the vocabulary [0, {})",
                                        tokens[i], i, c.n_vocab));
+  }
+  if (n_soft * c.n_embd != soft.size())
+    throw ReferenceError(fmt::format("reference eval: {} soft positions but {} floats of soft rows", n_soft, soft.size()));
+  // Soft positions (negative ids): token 0's PLE row, the soft row as the embedding (MULTIMODAL.md 4.2-4.3).
+  std::vector<int32_t> ids(tokens.begin(), tokens.end());
+  for (int32_t& id : ids) id = std::max(id, 0);
 
   const uint32_t T = static_cast<uint32_t>(tokens.size());
   const uint32_t E = c.n_embd, P = c.n_ple, NL = c.n_layer, PL = NL * P;
@@ -167,15 +178,17 @@ std::vector<float> ReferenceModel::eval(ReferenceState& st, std::span<const int3
 
   // ---- token embedding: x = token_embd[t] * sqrt(n_embd) -----------------------------------
   std::vector<float> x(TE);  // [T, n_embd]  the residual stream
-  ref::get_rows(w.token_embd->type, w.token_embd->data, E, c.n_vocab, tokens.data(), T,
+  ref::get_rows(w.token_embd->type, w.token_embd->data, E, c.n_vocab, ids.data(), T,
                 std::sqrt(static_cast<float>(E)), x.data());
+  for (uint32_t t = 0, r = 0; t < T; ++t)
+    if (tokens[t] < 0) std::copy_n(soft.data() + size_t(r++) * E, E, x.data() + size_t(t) * E);
   if (trace && trace->on_embed) trace->on_embed(x.data(), T, E);
 
   // ---- per-layer inputs (PLE), once per token for all layers --------------------------------
   std::vector<float> ple(size_t{T} * PL);  // [T, n_layer, n_ple]
   std::vector<float> pt(size_t{T} * PL);   // [T, n_layer, n_ple]
   // pt = per_layer_token_embd[t] * sqrt(n_ple)
-  ref::get_rows(w.per_layer_token_embd->type, w.per_layer_token_embd->data, PL, c.n_vocab, tokens.data(), T,
+  ref::get_rows(w.per_layer_token_embd->type, w.per_layer_token_embd->data, PL, c.n_vocab, ids.data(), T,
                 std::sqrt(static_cast<float>(P)), pt.data());
   // pp = rmsnorm((per_layer_model_proj @ x) / sqrt(n_embd), per_layer_proj_norm), per n_ple row
   matmul(*w.per_layer_model_proj, x.data(), ple.data(), T);

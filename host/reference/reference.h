@@ -82,8 +82,10 @@ class ReferenceModel {
   /// after soft-cap: [T, n_vocab] when all_logits, else [1, n_vocab] for the last token.
   /// Throws ReferenceError, leaving st unchanged, when tokens is empty, a token id is not below
   /// n_vocab, st was not made by this model, or n_past + T > st.n_ctx ("context overflow").
+  /// Soft tokens: a negative id takes the next row of soft ([n_negative, n_embd]) as its
+  /// embedding, unscaled, and token 0's per-layer embedding (MULTIMODAL.md 4.2-4.3).
   std::vector<float> eval(ReferenceState& st, std::span<const int32_t> tokens, bool all_logits,
-                          const ReferenceTrace* trace = nullptr) const;
+                          const ReferenceTrace* trace = nullptr, std::span<const float> soft = {}) const;
 
   /// Greedy decoding: eval(prompt), then n_new times: take the argmax of the last logits and
   /// append it to the output; stop after n_new tokens or a token in stop_ids (it is returned).
